@@ -1,0 +1,126 @@
+package compression
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/ulikunitz/xz"
+)
+
+func compress(t testing.TB, f Format, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	var err error
+	switch f {
+	case None:
+		return append([]byte(nil), data...)
+	case Gzip:
+		w = gzip.NewWriter(&buf)
+	case XZ:
+		w, err = xz.NewWriter(&buf)
+	case Zstd:
+		w, err = zstd.NewWriter(&buf)
+	case LZ4:
+		w = lz4.NewWriter(&buf)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var formats = []Format{None, Gzip, XZ, Zstd, LZ4}
+
+func TestRoundTrip(t *testing.T) {
+	data := []byte(strings.Repeat("\x7fELF module payload ", 5000))
+	for _, f := range formats {
+		t.Run(nameOr(f), func(t *testing.T) {
+			z := compress(t, f, data)
+			if got := Detect(z); got != f {
+				t.Errorf("Detect = %v, want %v", got, f)
+			}
+			got, gf, err := Decompress(bytes.NewReader(z), int64(len(data)))
+			if err != nil {
+				t.Fatalf("Decompress: %v", err)
+			}
+			if gf != f {
+				t.Errorf("Decompress format = %v, want %v", gf, f)
+			}
+			if !bytes.Equal(got, data) {
+				t.Errorf("Decompress returned %d bytes, want %d", len(got), len(data))
+			}
+		})
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	data := bytes.Repeat([]byte{0}, 1<<20)
+	for _, f := range formats {
+		t.Run(nameOr(f), func(t *testing.T) {
+			_, _, err := Decompress(bytes.NewReader(compress(t, f, data)), 1<<20-1)
+			if !errors.Is(err, ErrTooLarge) {
+				t.Errorf("Decompress with limit below size = %v, want ErrTooLarge", err)
+			}
+		})
+	}
+}
+
+func TestCorrupt(t *testing.T) {
+	data := []byte(strings.Repeat("some module text ", 1000))
+	for _, f := range formats[1:] {
+		t.Run(nameOr(f), func(t *testing.T) {
+			z := compress(t, f, data)
+			for _, cut := range []int{len(magics[f-1].magic), len(z) / 2, len(z) - 1} {
+				_, _, err := Decompress(bytes.NewReader(z[:cut]), 1<<24)
+				if err == nil {
+					t.Errorf("Decompress(truncated at %d of %d) succeeded, want an error", cut, len(z))
+				}
+			}
+		})
+	}
+}
+
+func TestString(t *testing.T) {
+	got := []string{}
+	for _, f := range formats {
+		got = append(got, f.String())
+	}
+	want := []string{"", "gzip", "xz", "zstd", "lz4"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Format.String mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestDetectShort(t *testing.T) {
+	for _, head := range [][]byte{nil, {0x1f}, {0xfd, '7', 'z'}, []byte("\x7fELF")} {
+		if got := Detect(head); got != None {
+			t.Errorf("Detect(%q) = %v, want None", head, got)
+		}
+	}
+}
+
+func FuzzDecompress(f *testing.F) {
+	for _, format := range formats {
+		f.Add(compress(f, format, []byte("hello module")))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, _, err := Decompress(bytes.NewReader(data), 1<<20)
+		if err == nil && len(out) > 1<<20 {
+			t.Fatalf("Decompress returned %d bytes past the 1 MiB limit", len(out))
+		}
+	})
+}
