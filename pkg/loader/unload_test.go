@@ -1,0 +1,90 @@
+package loader
+
+import (
+	"errors"
+	"syscall"
+	"testing"
+	"testing/fstest"
+
+	"github.com/gokmod/gokmod/pkg/kernel"
+	"github.com/google/go-cmp/cmp"
+)
+
+func sysFixture() fstest.MapFS {
+	return fstest.MapFS{
+		"sys/module/kaidock_export/initstate":            {Data: []byte("live\n")},
+		"sys/module/kaidock_export/coresize":             {Data: []byte("8192\n")},
+		"sys/module/kaidock_export/refcnt":               {Data: []byte("1\n")},
+		"sys/module/kaidock_export/holders/kaidock_user": {},
+		"sys/module/kaidock_user/initstate":              {Data: []byte("live\n")},
+		"sys/module/kaidock_user/coresize":               {Data: []byte("8192\n")},
+		"sys/module/kaidock_user/refcnt":                 {Data: []byte("0\n")},
+		"sys/module/busy/initstate":                      {Data: []byte("live\n")},
+		"sys/module/busy/coresize":                       {Data: []byte("8192\n")},
+		"sys/module/busy/refcnt":                         {Data: []byte("2\n")},
+		"sys/module/ext4/parameters/x":                   {Data: []byte("1\n")},
+	}
+}
+
+func TestUnload(t *testing.T) {
+	builtin := func(n string) bool { return n == "vfat" }
+	tests := []struct {
+		name      string
+		mod       string
+		force     bool
+		kerr      error
+		wantErr   error
+		wantFlags []int
+		holders   []string
+	}{
+		{"unused", "kaidock_user", false, nil, nil, []int{kernel.DeleteNonblock}, nil},
+		{"held", "kaidock_export", false, nil, ErrInUse, nil, []string{"kaidock_user"}},
+		{"referenced", "busy", false, nil, ErrInUse, nil, nil},
+		{"not loaded", "nosuch", false, nil, ErrNotLoaded, nil, nil},
+		{"builtin with params", "ext4", false, nil, ErrBuiltin, nil, nil},
+		{"builtin from modules.builtin", "vfat", false, nil, ErrBuiltin, nil, nil},
+		{"forced skips checks", "kaidock_export", true, nil, nil, []int{kernel.DeleteNonblock | kernel.DeleteTrunc}, nil},
+		{"kernel says busy", "kaidock_user", false, errno("delete_module", syscall.EWOULDBLOCK), kernel.ErrWouldBlock,
+			[]int{kernel.DeleteNonblock}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := &fakeKernel{}
+			if tt.kerr != nil {
+				k.errs = []error{tt.kerr}
+			}
+			err := Unload(tt.mod, UnloadOptions{Force: tt.force, Root: sysFixture(), Kernel: k, Builtin: builtin})
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Unload(%q) = %v, want %v", tt.mod, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.wantFlags, k.deleted); diff != "" {
+				t.Errorf("delete_module flags mismatch (-want +got):\n%s", diff)
+			}
+			var iu *InUseError
+			if errors.As(err, &iu) {
+				if diff := cmp.Diff(tt.holders, iu.Holders); diff != "" {
+					t.Errorf("holders mismatch (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestName(t *testing.T) {
+	tests := []struct {
+		arg    string
+		isFile bool
+		want   string
+	}{
+		{"kaidock", false, "kaidock"},
+		{"kaidock-export", false, "kaidock_export"},
+		{"/tmp/kaidock-user.ko.xz", false, "kaidock_user"},
+		{"kaidock.ko", true, "kaidock"},
+		{"kaidock.ko", false, "kaidock.ko"},
+	}
+	for _, tt := range tests {
+		if got := Name(tt.arg, tt.isFile); got != tt.want {
+			t.Errorf("Name(%q, %v) = %q, want %q", tt.arg, tt.isFile, got, tt.want)
+		}
+	}
+}
