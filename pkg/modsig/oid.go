@@ -99,5 +99,5 @@ func keyAlgoName(oid asn1.ObjectIdentifier) string {
 }
 
 func hasPrefix(oid, prefix asn1.ObjectIdentifier) bool {
-	return len(oid) == len(prefix)+1 && oid[:len(prefix)].Equal(prefix)
+	return len(oid) > len(prefix) && oid[:len(prefix)].Equal(prefix)
 }

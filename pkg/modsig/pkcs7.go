@@ -143,7 +143,7 @@ func parsePKCS7(b []byte) (sig *Signature, err error) {
 		sig.BySKID = true
 		sig.KeyID = si.skid
 	} else {
-		sig.KeyID = new(big.Int).Abs(si.serial).Bytes() // BN_bn2bin: magnitude, minimal length
+		sig.KeyID = serialBytes(si.serial) // BN_bn2bin: magnitude, minimal length
 		sig.Signer, err = signerName(si.rawIssuer)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,85 @@
+package modsig
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+)
+
+// Verify checks the signature appended to a module image as the kernel
+// does: the trailer must be the PKCS#7 form with no signer name or key
+// id, the PKCS#7 signer must have no signed attributes and be one of
+// certs (by issuer and serial number, or by subject key identifier), and
+// the signature must verify with that certificate's key over the digest
+// of the content. It returns the signature and the certificate that
+// signed it. Errors wrap ErrNotSigned, ErrMalformed, ErrUnknownSigner or
+// ErrBadSignature.
+func Verify(image []byte, certs []*x509.Certificate) (*Signature, *x509.Certificate, error) {
+	content, sig, err := Split(image)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sig == nil {
+		return nil, nil, ErrNotSigned
+	}
+	t, _, _ := parseTrailer(image)
+	if t.idType != PKCS7 {
+		return sig, nil, fmt.Errorf("%w: signature id type is %v, the kernel wants PKCS#7", ErrBadSignature, t.idType)
+	}
+	if t.algo != 0 || t.hash != 0 || t.signerLen != 0 || t.keyID != 0 || t.pad != [3]byte{} {
+		return sig, nil, fmt.Errorf("%w: struct module_signature has non-zero fields besides id_type and sig_len", ErrBadSignature)
+	}
+	si := sig.signer
+	if si.signedAttrs {
+		return sig, nil, fmt.Errorf("%w: the PKCS#7 signer has signed attributes, which the kernel refuses in module signatures", ErrBadSignature)
+	}
+	cert := findSigner(si, certs)
+	if cert == nil {
+		if si.skid != nil {
+			return sig, nil, fmt.Errorf("%w: no certificate has subject key id %x", ErrUnknownSigner, si.skid)
+		}
+		return sig, nil, fmt.Errorf("%w: no certificate has issuer %q and serial %x", ErrUnknownSigner, sig.Signer, sig.KeyID)
+	}
+	if si.digest.hash == 0 || !si.digest.hash.Available() {
+		return sig, cert, fmt.Errorf("%w: digest %s is not supported", ErrBadSignature, si.digest.name)
+	}
+	h := si.digest.hash.New()
+	h.Write(content)
+	digest := h.Sum(nil)
+	switch pub := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if sig.KeyAlgo != "rsa" {
+			return sig, cert, fmt.Errorf("%w: %s signature for an RSA key", ErrBadSignature, sig.KeyAlgo)
+		}
+		if err := rsa.VerifyPKCS1v15(pub, si.digest.hash, digest, si.value); err != nil {
+			return sig, cert, fmt.Errorf("%w: %v", ErrBadSignature, err)
+		}
+	case *ecdsa.PublicKey:
+		if sig.KeyAlgo != "ecdsa" {
+			return sig, cert, fmt.Errorf("%w: %s signature for an ECDSA key", ErrBadSignature, sig.KeyAlgo)
+		}
+		if !ecdsa.VerifyASN1(pub, digest, si.value) {
+			return sig, cert, fmt.Errorf("%w: ECDSA verification error", ErrBadSignature)
+		}
+	default:
+		return sig, cert, fmt.Errorf("%w: certificate key %T", ErrKeyType, pub)
+	}
+	return sig, cert, nil
+}
+
+func findSigner(si *signerInfo, certs []*x509.Certificate) *x509.Certificate {
+	for _, c := range certs {
+		if si.skid != nil {
+			if len(c.SubjectKeyId) > 0 && bytes.Equal(c.SubjectKeyId, si.skid) {
+				return c
+			}
+			continue
+		}
+		if bytes.Equal(c.RawIssuer, si.rawIssuer) && c.SerialNumber.Cmp(si.serial) == 0 {
+			return c
+		}
+	}
+	return nil
+}
