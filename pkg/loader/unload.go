@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"strings"
 
 	"github.com/gokmod/gokmod/pkg/kernel"
@@ -45,8 +44,7 @@ type UnloadOptions struct {
 	Trace   func(name string, flags int, err error)
 }
 
-// Unload removes the loaded module called name (see Name for arguments
-// that may be paths). Unless forced it refuses, as kmod does, a built-in
+// Unload removes the loaded module called name. Unless forced it refuses, as kmod does, a built-in
 // module (ErrBuiltin), one that is not loaded (ErrNotLoaded), and one in
 // use (*InUseError); then it calls delete_module with O_NONBLOCK, plus
 // O_TRUNC when forced.
@@ -99,24 +97,4 @@ func Check(root fs.FS, name string, builtin func(string) bool) error {
 		return &InUseError{Name: name, Refcnt: m.Refcnt}
 	}
 	return nil
-}
-
-// Name turns an rmmod argument into a module name as kmod does: a path
-// (an argument naming an existing file, or holding a '/') loses its
-// directory and everything from the first '.'; dashes become underscores.
-func Name(arg string, isFile bool) string {
-	name := arg
-	if isFile || strings.Contains(arg, "/") {
-		name = filepath.Base(arg)
-		if i := strings.IndexByte(name, '.'); i >= 0 {
-			name = name[:i]
-		}
-	}
-	return Normalize(name)
-}
-
-// Normalize replaces '-' with '_' in a module name, as the kernel names
-// modules.
-func Normalize(name string) string {
-	return strings.ReplaceAll(name, "-", "_")
 }

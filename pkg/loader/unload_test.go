@@ -69,22 +69,3 @@ func TestUnload(t *testing.T) {
 		})
 	}
 }
-
-func TestName(t *testing.T) {
-	tests := []struct {
-		arg    string
-		isFile bool
-		want   string
-	}{
-		{"kaidock", false, "kaidock"},
-		{"kaidock-export", false, "kaidock_export"},
-		{"/tmp/kaidock-user.ko.xz", false, "kaidock_user"},
-		{"kaidock.ko", true, "kaidock"},
-		{"kaidock.ko", false, "kaidock.ko"},
-	}
-	for _, tt := range tests {
-		if got := Name(tt.arg, tt.isFile); got != tt.want {
-			t.Errorf("Name(%q, %v) = %q, want %q", tt.arg, tt.isFile, got, tt.want)
-		}
-	}
-}

@@ -1,0 +1,198 @@
+package insmod
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gokmod/gokmod/cmd/internal/logging"
+	"github.com/gokmod/gokmod/cmd/internal/tool"
+	"github.com/gokmod/gokmod/pkg/diagnose"
+	"github.com/gokmod/gokmod/pkg/kernel"
+	"github.com/gokmod/gokmod/pkg/loader"
+	"github.com/gokmod/gokmod/pkg/moddb"
+	"github.com/gokmod/gokmod/pkg/modfile"
+)
+
+// Main runs goinsmod.
+func Main(env *tool.Env) int {
+	flags := []cli.Flag{
+		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "force the load: ignore the version magic and symbol versions"},
+		&cli.BoolFlag{Name: "force-modversion", Usage: "ignore symbol versions (CONFIG_MODVERSIONS)"},
+		&cli.BoolFlag{Name: "force-vermagic", Usage: "ignore the version magic"},
+		&cli.BoolFlag{Name: "syslog", Aliases: []string{"s"}, Usage: "print messages to syslog, not stderr"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print each syscall made"},
+		&cli.BoolFlag{Name: "p", Hidden: true, Usage: "ignored, for compatibility"},
+	}
+	app := tool.NewApp(env, "insert a module into the Linux kernel", "filename [args]", flags,
+		func(c *cli.Context) error { return run(c, env) })
+	return tool.Run(env, app, 1)
+}
+
+func run(c *cli.Context, env *tool.Env) error {
+	if c.Bool("syslog") {
+		env = logging.Syslog(env)
+	}
+	if c.NArg() == 0 {
+		env.Errorf("missing filename.")
+		return tool.Exit(1)
+	}
+	filename := c.Args().First()
+	if filename == "-" {
+		env.Errorf("this tool does not support loading from stdin!")
+		return tool.Exit(1)
+	}
+	if _, err := os.Stat(filename); err != nil {
+		env.Errorf("could not load module %s: %s", filename, reason(err))
+		return tool.Exit(1)
+	}
+	opts := loader.Options{
+		Params: loader.JoinParams(c.Args().Tail()),
+		Force: loader.Force{
+			Modversions: c.Bool("force") || c.Bool("force-modversion"),
+			Vermagic:    c.Bool("force") || c.Bool("force-vermagic"),
+		},
+	}
+	if c.Bool("verbose") {
+		opts.Trace = func(a loader.Attempt) {
+			env.Infof("%s", describe(filename, a))
+		}
+	}
+
+	kmsg, _ := kernel.OpenKmsg() // without it there are no log lines to show
+	err := loader.Load(filename, opts)
+	var recs []kernel.Record
+	if kmsg != nil {
+		recs, _ = kmsg.Read()
+		kmsg.Close()
+	}
+	d := diagnosis(filename, err, recs)
+	if err != nil {
+		env.Errorf("could not insert module %s: %s", filename, reason(err))
+	}
+	hint := d.Hint()
+	if err != nil || hint != "" {
+		for _, r := range d.Relevant() {
+			fmt.Fprintf(env.Stderr, "[%5d.%06d] %s\n", r.Time.Microseconds()/1e6, r.Time.Microseconds()%1e6, r.Message)
+		}
+	}
+	if hint != "" {
+		env.Hintf("%s", hint)
+	}
+	if err != nil {
+		return tool.Exit(1)
+	}
+	return nil
+}
+
+// reason is what kmod prints after the file name: its own words for the
+// errnos of a failed load (tools/insmod.c mod_strerror), else strerror.
+func reason(err error) string {
+	errno := kernel.Errno(err)
+	if errno == 0 {
+		return err.Error()
+	}
+	var kerr *kernel.Error
+	if !errors.As(err, &kerr) {
+		return kernel.Message(errno) // opening the file
+	}
+	switch kerr.Errno {
+	case syscall.ENOEXEC:
+		return "Invalid module format"
+	case syscall.ENOENT:
+		return "Unknown symbol in module"
+	case syscall.ESRCH:
+		return "Module has wrong symbol version"
+	case syscall.EINVAL:
+		return "Invalid parameters"
+	}
+	return kernel.Message(errno)
+}
+
+func describe(filename string, a loader.Attempt) string {
+	var b strings.Builder
+	switch a.Syscall {
+	case loader.FinitModule:
+		fmt.Fprintf(&b, "finit_module(%s, %q, %#x)", filename, a.Params, a.Flags)
+	default:
+		what := "image"
+		if a.Decompress {
+			what = "decompressed image"
+		}
+		if a.Strip.Any() {
+			what = "stripped " + what
+		}
+		fmt.Fprintf(&b, "init_module(%s of %d bytes, %q)", what, a.Size, a.Params)
+	}
+	if a.Err != nil {
+		fmt.Fprintf(&b, ": %s", kernel.Message(kernel.Errno(a.Err)))
+	} else {
+		b.WriteString(": ok")
+	}
+	return b.String()
+}
+
+// diagnosis gathers what the hint needs: the module's name, license and
+// parameters from the file, the running release, and lookups in
+// modules.symbols and /proc/kallsyms.
+func diagnosis(filename string, err error, recs []kernel.Record) diagnose.Load {
+	d := diagnose.Load{Name: moddb.ModuleName(filename), Path: filename, Err: err, Kmsg: recs}
+	if f, ferr := modfile.Open(filename); ferr == nil {
+		if name, nerr := f.Name(); nerr == nil && name != "" {
+			d.Name = name
+		}
+		if info, ierr := f.Info(); ierr == nil {
+			d.License = info.License()
+			params, _ := info.Params()
+			d.Params = []string{}
+			for _, p := range params {
+				d.Params = append(d.Params, p.Name)
+			}
+		}
+		f.Close()
+	}
+	d.Release, _ = kernel.Release()
+	d.SymbolOwner = symbolOwner(d.Release)
+	d.KernelSymbol = kallsyms(os.DirFS("/"))
+	return d
+}
+
+// kallsyms reports whether /proc/kallsyms lists sym.
+func kallsyms(root fs.FS) func(string) bool {
+	return func(sym string) bool {
+		f, err := root.Open("proc/kallsyms")
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) >= 3 && fields[2] == sym {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// symbolOwner looks sym up in modules.symbols of the running kernel.
+func symbolOwner(release string) func(string) string {
+	if release == "" {
+		return nil
+	}
+	db := moddb.Open("", release)
+	return func(sym string) string {
+		mods, err := db.Symbol(sym)
+		if err != nil || len(mods) == 0 {
+			return ""
+		}
+		return strings.Join(mods, " or ")
+	}
+}
