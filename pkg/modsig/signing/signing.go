@@ -1,0 +1,245 @@
+package signing
+
+import (
+	"bytes"
+	"crypto/x509"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gokmod/gokmod/pkg/compression"
+	"github.com/gokmod/gokmod/pkg/modfile"
+	"github.com/gokmod/gokmod/pkg/modsig"
+)
+
+// Output says what File writes.
+type Output int
+
+const (
+	// Signed writes the signed module (sign-file's default).
+	Signed Output = iota
+	// SignedAndPKCS7 also writes the PKCS#7 signature to <module>.p7s (-p).
+	SignedAndPKCS7
+	// PKCS7Only writes only <module>.p7s (-d).
+	PKCS7Only
+	// Detached writes only the block that would be appended: PKCS#7
+	// signature, struct module_signature and magic (kmodsign -D), to Dest
+	// or <module>.sig.
+	Detached
+)
+
+// Options say how File signs.
+type Options struct {
+	// Signer makes the signature. Leave it nil to append RawSig instead.
+	Signer *modsig.Signer
+	// RawSig is a PKCS#7 signature made elsewhere (sign-file -s); it must
+	// verify over the module's content with Cert.
+	RawSig []byte
+	Cert   *x509.Certificate
+	// Dest is where the signed module (or, with Detached, the block) goes;
+	// "" means in place (or <module>.sig).
+	Dest   string
+	Output Output
+	// Append keeps an existing signature and signs the module with it,
+	// leaving two trailers; by default the old one is replaced.
+	Append bool
+}
+
+// Result is what File did.
+type Result struct {
+	Path     string   // the module
+	Replaced bool     // an existing signature was removed before signing
+	Wrote    []string // the files written, in order
+	Err      error    // for Tree: why this module was not signed
+}
+
+// File signs the module at path as opts say. On error nothing has been
+// written. (With SignedAndPKCS7, an error writing the module after the
+// .p7s leaves the .p7s, as sign-file does.)
+func File(path string, opts Options) (Result, error) {
+	res := Result{Path: path}
+	if (opts.Signer == nil) == (opts.RawSig == nil) {
+		return res, fmt.Errorf("%w: give a Signer or a raw signature", ErrOptions)
+	}
+	if opts.RawSig != nil && opts.Output != Signed && opts.Output != Detached {
+		return res, fmt.Errorf("%w: a raw signature is only appended", ErrOptions)
+	}
+	image, err := os.ReadFile(path)
+	if err != nil {
+		return res, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return res, err
+	}
+	content, replaced, err := prepare(image, opts.Append)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", path, err)
+	}
+	res.Replaced = replaced
+
+	var p7 []byte
+	if opts.Signer != nil {
+		if p7, err = opts.Signer.PKCS7(content); err != nil {
+			return res, fmt.Errorf("%s: %w", path, err)
+		}
+	} else {
+		if err := checkRaw(content, opts.RawSig, opts.Cert); err != nil {
+			return res, fmt.Errorf("%s: %w", path, err)
+		}
+		p7 = opts.RawSig
+	}
+
+	write := func(dst string, mode fs.FileMode, chunks ...[]byte) error {
+		if err := writeFile(dst, mode, chunks...); err != nil {
+			return err
+		}
+		res.Wrote = append(res.Wrote, dst)
+		return nil
+	}
+	block := modsig.Block(p7)
+	switch opts.Output {
+	case PKCS7Only:
+		return res, write(path+".p7s", 0o644, p7)
+	case Detached:
+		dst := opts.Dest
+		if dst == "" {
+			dst = path + ".sig"
+		}
+		return res, write(dst, 0o644, block)
+	case SignedAndPKCS7:
+		if err := write(path+".p7s", 0o644, p7); err != nil {
+			return res, err
+		}
+	}
+	dst := opts.Dest
+	if dst == "" {
+		dst = path
+	}
+	return res, write(dst, fi.Mode().Perm(), content, block)
+}
+
+// prepare checks the module and returns the content to sign: without its
+// signature, unless keep.
+func prepare(image []byte, keep bool) (content []byte, replaced bool, err error) {
+	if f := compression.Detect(image); f != compression.None {
+		return nil, false, fmt.Errorf("%w (%s)", ErrCompressed, f)
+	}
+	content, sig, err := modsig.Split(image)
+	if err != nil {
+		return nil, false, fmt.Errorf("existing signature: %w", err)
+	}
+	if keep {
+		content = image
+	}
+	f, err := modfile.NewFileBytes(content)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrNotModule, err)
+	}
+	if _, ok := f.Section(".modinfo"); !ok {
+		return nil, false, fmt.Errorf("%w: %w", ErrNotModule, modfile.ErrNotModule)
+	}
+	return content, sig != nil && !keep, nil
+}
+
+// checkRaw makes sure a raw signature is a PKCS#7 message that verifies
+// over content with cert, so that no module is written with a signature
+// that cannot work.
+func checkRaw(content, raw []byte, cert *x509.Certificate) error {
+	if cert == nil {
+		return fmt.Errorf("%w: no certificate to check it with", ErrRawSignature)
+	}
+	image := append(bytes.Clone(content), modsig.Block(raw)...)
+	if _, _, err := modsig.Verify(image, []*x509.Certificate{cert}); err != nil {
+		return fmt.Errorf("%w: %w", ErrRawSignature, err)
+	}
+	return nil
+}
+
+// Modules expands paths into the module files to sign: files as given,
+// directories walked recursively for "*.ko" files, in lexical order.
+func Modules(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() && strings.HasSuffix(path, ".ko") {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// Tree signs every module in place with opts (Dest must be empty), jobs at
+// a time (0 means one per CPU). progress, if not nil, is called after each
+// module with the number done so far; it may be called concurrently. The
+// results are in the order of modules.
+func Tree(modules []string, opts Options, jobs int, progress func(done int)) []Result {
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	results := make([]Result, len(modules))
+	if opts.Dest != "" {
+		for i, m := range modules {
+			results[i] = Result{Path: m, Err: fmt.Errorf("%w: a destination with several modules", ErrOptions)}
+		}
+		return results
+	}
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	for range min(jobs, len(modules)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(modules) {
+					return
+				}
+				res, err := File(modules[i], opts)
+				res.Err = err
+				results[i] = res
+				if progress != nil {
+					progress(int(done.Add(1)))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// Failed counts the results with an error.
+func Failed(results []Result) int {
+	n := 0
+	for _, r := range results {
+		if r.Err != nil {
+			n++
+		}
+	}
+	return n
+}
