@@ -21,7 +21,8 @@ type Load struct {
 	Params  []string        // parameter names the module declares, nil if unknown
 	// SymbolOwner names the module that exports sym (modules.symbols), or "".
 	SymbolOwner func(sym string) string
-	// KernelSymbol reports whether the running kernel has sym (kallsyms).
+	// KernelSymbol reports whether the running kernel has sym (kallsyms);
+	// nil when that cannot be known.
 	KernelSymbol func(sym string) bool
 }
 
@@ -168,12 +169,18 @@ func (l Load) unknownSymbol(m [][]string) string {
 	}
 	sym := syms[0]
 	list := strings.Join(syms, ", ")
-	if l.License != "" && !gplCompatible[l.License] && l.KernelSymbol != nil && l.KernelSymbol(sym) {
-		return fmt.Sprintf("%s exists but is exported GPL-only (EXPORT_SYMBOL_GPL) and %s's license %q is not GPL-compatible: declare a GPL-compatible MODULE_LICENSE, or do without %s", sym, l.Name, l.License, sym)
+	license := l.License
+	if license == "" {
+		if lic := l.find(reLicense); len(lic) > 0 {
+			license = lic[0][1]
+		}
 	}
-	if l.License == "" {
-		if lic := l.find(reLicense); len(lic) > 0 && !gplCompatible[lic[0][1]] {
-			return fmt.Sprintf("%s's license %q is not GPL-compatible, so GPL-only symbols (%s) are hidden from it: declare a GPL-compatible MODULE_LICENSE", l.Name, lic[0][1], list)
+	if license != "" && !gplCompatible[license] {
+		switch {
+		case l.KernelSymbol == nil:
+			return fmt.Sprintf("%s's license %q is not GPL-compatible, so GPL-only symbols (EXPORT_SYMBOL_GPL) are hidden from it; if %s is one, declare a GPL-compatible MODULE_LICENSE", l.Name, license, list)
+		case l.KernelSymbol(sym):
+			return fmt.Sprintf("%s exists but is exported GPL-only (EXPORT_SYMBOL_GPL) and %s's license %q is not GPL-compatible: declare a GPL-compatible MODULE_LICENSE, or do without %s", sym, l.Name, license, sym)
 		}
 	}
 	if l.SymbolOwner != nil {

@@ -46,7 +46,7 @@ func TestLoadHint(t *testing.T) {
 			[]string{"GPL-only", `"Proprietary"`, "gpl_sym"}},
 		{"gpl only from kmsg license", Load{Name: "g", Err: kerr(syscall.ENOENT),
 			Kmsg: recs("g: module license 'Proprietary' taints kernel.", "g: Unknown symbol s (err -2)")},
-			[]string{"not GPL-compatible", `"Proprietary"`}},
+			[]string{"not GPL-compatible", `"Proprietary"`, "if s is one"}},
 		{"unsigned", Load{Name: "kaidock", Path: "kaidock.ko", Err: kerr(syscall.EKEYREJECTED), Kmsg: recs("Loading of unsigned module is rejected")},
 			[]string{"enforces module signatures", "unsigned", "gokmodsign sha256 KEY.priv KEY.der kaidock.ko"}},
 		{"untrusted", Load{Name: "kaidock", Path: "k.ko", Err: kerr(syscall.EKEYREJECTED), Kmsg: recs("Loading of module with unavailable key is rejected")},

@@ -163,8 +163,14 @@ func diagnosis(filename string, err error, recs []kernel.Record) diagnose.Load {
 	return d
 }
 
-// kallsyms reports whether /proc/kallsyms lists sym.
+// kallsyms reports whether /proc/kallsyms lists a symbol; nil when it
+// cannot be read.
 func kallsyms(root fs.FS) func(string) bool {
+	f, err := root.Open("proc/kallsyms")
+	if err != nil {
+		return nil
+	}
+	f.Close()
 	return func(sym string) bool {
 		f, err := root.Open("proc/kallsyms")
 		if err != nil {
