@@ -1,0 +1,413 @@
+package kmodsign
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/gokmod/gokmod/cmd/internal/tool"
+	"github.com/gokmod/gokmod/pkg/modfile"
+	"github.com/gokmod/gokmod/pkg/modsig"
+	"github.com/gokmod/gokmod/pkg/modsig/signing"
+)
+
+// Version is what -V prints.
+const Version = "gokmod version 1.0 (sign-file and kmodsign compatible)"
+
+// usageStatus is sign-file's exit status for a usage error.
+const usageStatus = 2
+
+const usageText = `Usage: %[1]s [-dpkD] [--append] <hash algo> <key> <x509> <module> [<dest>]
+       %[1]s -s [--append] <raw sig> <hash algo> <x509> <module> [<dest>]
+       %[1]s [-dpkD] [--append] [-j N] <hash algo> <key> <x509> <module|dir>...
+       %[1]s verify [--cert <x509>]... <module|dir>...
+`
+
+const helpText = `
+Sign kernel modules the way the kernel's scripts/sign-file does, or check
+their signatures.
+
+Options:
+  -d             write only the PKCS#7 signature, to <module>.p7s
+  -p             also keep the PKCS#7 signature in <module>.p7s
+  -D             write only the block to append (signature, struct
+                 module_signature and magic), to <dest> or <module>.sig
+  -k             identify the signer by the certificate's subject key id
+  -s             append the PKCS#7 signature in <raw sig> (made elsewhere);
+                 it must verify with <x509>
+  --append       keep an existing signature and add a second one (by
+                 default an existing signature is replaced)
+  -m, --many     sign every module argument in place, even just two
+  -j N           sign N modules at a time (default: one per CPU)
+  -h, --help     show this help
+  -V, --version  show the version
+
+<hash algo> is sha1, sha224, sha256, sha384, sha512, sha3-256, sha3-384 or
+sha3-512. <key> is a private key (RSA or ECDSA P-256/P-384) in PEM or DER,
+<x509> its certificate in DER or PEM.
+
+verify checks each module's appended signature as the kernel does and
+prints ok, not signed, bad signature or unknown signer; it exits 1 unless
+every module is ok. Without --cert it uses the MOK certificates of
+Debian/Ubuntu's shim-signed and DKMS if they exist.
+`
+
+// defaultCerts are the certificates verify uses without --cert.
+var defaultCerts = []string{"/var/lib/shim-signed/mok/MOK.der", "/var/lib/dkms/mok.pub"}
+
+// Main runs gokmodsign.
+func Main(env *tool.Env) int {
+	flags := []cli.Flag{
+		&cli.BoolFlag{Name: "d", Usage: "write only <module>.p7s"},
+		&cli.BoolFlag{Name: "p", Usage: "also write <module>.p7s"},
+		&cli.BoolFlag{Name: "D", Usage: "write only the block to append"},
+		&cli.BoolFlag{Name: "k", Usage: "identify the signer by subject key id"},
+		&cli.BoolFlag{Name: "s", Usage: "append a raw PKCS#7 signature"},
+		&cli.BoolFlag{Name: "append", Usage: "keep an existing signature"},
+		&cli.BoolFlag{Name: "many", Aliases: []string{"m"}, Usage: "sign every module in place"},
+		&cli.IntFlag{Name: "j", Usage: "modules signed at a time"},
+		&cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "show the version"},
+	}
+	app := tool.NewApp(env, "sign kernel modules", "", flags, func(c *cli.Context) error { return sign(c, env) })
+	app.CustomAppHelpTemplate = fmt.Sprintf(usageText, env.Name()) + helpText
+	app.Commands = []*cli.Command{{
+		Name:      "verify",
+		Usage:     "check module signatures",
+		ArgsUsage: "[--cert X509]... MODULE|DIR...",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "cert", Usage: "a trusted certificate (DER or PEM)"},
+		},
+		Action:             func(c *cli.Context) error { return verify(c, env) },
+		CustomHelpTemplate: fmt.Sprintf(usageText, env.Name()) + helpText,
+	}}
+	return tool.Run(env, app, usageStatus)
+}
+
+func usage(env *tool.Env) error {
+	fmt.Fprintf(env.Stderr, usageText, env.Name())
+	return tool.Exit(usageStatus)
+}
+
+// job is one signing run, as the arguments describe it.
+type job struct {
+	env      *tool.Env
+	opts     signing.Options
+	modules  []string
+	many     bool
+	jobs     int
+	keyPath  string
+	certPath string
+}
+
+func sign(c *cli.Context, env *tool.Env) error {
+	if c.Bool("version") {
+		fmt.Fprintf(env.Stdout, "%s: %s\n", env.Name(), Version)
+		return nil
+	}
+	args := c.Args().Slice()
+	if len(args) < 4 {
+		return usage(env)
+	}
+	j := &job{env: env, many: c.Bool("many"), jobs: c.Int("j")}
+	switch {
+	case c.Bool("d"):
+		j.opts.Output = signing.PKCS7Only
+	case c.Bool("D"):
+		j.opts.Output = signing.Detached
+	case c.Bool("p"):
+		j.opts.Output = signing.SignedAndPKCS7
+	}
+	j.opts.Append = c.Bool("append")
+	hashName := args[0]
+	var rawPath string
+	if c.Bool("s") {
+		rawPath, hashName = args[0], args[1]
+		if c.Bool("d") || c.Bool("p") || c.Bool("k") {
+			env.Errorf("-s appends a signature made elsewhere: -d, -p and -k do not apply")
+			return usage(env)
+		}
+	} else {
+		j.keyPath = args[1]
+	}
+	j.certPath = args[2]
+	j.modules = args[3:]
+
+	single, err := j.single()
+	if err != nil {
+		env.Errorf("%v", err)
+		return tool.Exit(1)
+	}
+	if !single && rawPath != "" {
+		env.Errorf("-s signs one module: a raw signature covers one module's content")
+		return usage(env)
+	}
+	if j.jobs < 0 {
+		env.Errorf("-j %d: want a positive number of jobs", j.jobs)
+		return usage(env)
+	}
+
+	hash, err := modsig.HashByName(hashName)
+	if err != nil {
+		env.Errorf("%v", err)
+		return tool.Exit(1)
+	}
+	cert, err := readCert(j.certPath)
+	if err != nil {
+		env.Errorf("%v", err)
+		return tool.Exit(1)
+	}
+	if rawPath != "" {
+		raw, err := os.ReadFile(rawPath)
+		if err != nil {
+			env.Errorf("%v", err)
+			return tool.Exit(1)
+		}
+		j.opts.RawSig, j.opts.Cert = raw, cert
+	} else if j.opts.Signer, err = j.signer(cert, hash, c.Bool("k")); err != nil {
+		return err
+	}
+	if single {
+		return j.signOne()
+	}
+	return j.signMany()
+}
+
+// single reports whether the arguments name one module (and maybe a
+// destination), as sign-file's do.
+func (j *job) single() (bool, error) {
+	if j.many || len(j.modules) > 2 {
+		return false, nil
+	}
+	if fi, err := os.Stat(j.modules[0]); err == nil && fi.IsDir() {
+		return false, nil
+	}
+	if len(j.modules) == 2 {
+		if fi, err := os.Stat(j.modules[1]); err == nil && fi.IsDir() {
+			return false, fmt.Errorf("destination %s is a directory (to sign every module in it too, add --many)", j.modules[1])
+		}
+	}
+	if len(j.modules) == 2 {
+		if j.modules[0] == j.modules[1] {
+			j.modules = j.modules[:1] // sign-file: the same name means in place
+		} else {
+			j.opts.Dest = j.modules[1]
+			j.modules = j.modules[:1]
+		}
+	}
+	return true, nil
+}
+
+func readCert(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := modsig.ParseCertificate(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cert, nil
+}
+
+func (j *job) signer(cert *x509.Certificate, hash crypto.Hash, bySKID bool) (*modsig.Signer, error) {
+	data, err := os.ReadFile(j.keyPath)
+	if err != nil {
+		j.env.Errorf("%v", err)
+		return nil, tool.Exit(1)
+	}
+	key, err := modsig.ParsePrivateKey(data)
+	if err != nil {
+		j.env.Errorf("%s: %v", j.keyPath, err)
+		return nil, tool.Exit(1)
+	}
+	s, err := modsig.NewSigner(key, cert, modsig.Options{Hash: hash, BySKID: bySKID})
+	if err != nil {
+		j.env.Errorf("%s and %s: %v", j.keyPath, j.certPath, err)
+		if errors.Is(err, modsig.ErrKeyMismatch) {
+			j.env.Hintf("give the certificate made for this key (openssl req -x509 -key %s ...)", j.keyPath)
+		}
+		return nil, tool.Exit(1)
+	}
+	return s, nil
+}
+
+func (j *job) signOne() error {
+	res, err := signing.File(j.modules[0], j.opts)
+	if res.Replaced {
+		j.env.Infof("note: %s was already signed; its old signature was replaced (--append keeps it)", res.Path)
+	}
+	if err != nil {
+		j.env.Errorf("%v", err)
+		hint(j.env, err)
+		return tool.Exit(1)
+	}
+	return nil
+}
+
+func hint(env *tool.Env, err error) {
+	switch {
+	case errors.Is(err, signing.ErrCompressed):
+		env.Hintf("decompress it (xz -d, zstd -d, gzip -d), sign it, then compress it again")
+	case errors.Is(err, modsig.ErrMalformed):
+		env.Hintf("the module ends with a damaged signature; strip it (strip --strip-debug, or rebuild the module) before signing")
+	}
+}
+
+func (j *job) signMany() error {
+	modules, err := signing.Modules(j.modules)
+	if err != nil {
+		j.env.Errorf("%v", err)
+		return tool.Exit(1)
+	}
+	if len(modules) == 0 {
+		j.env.Errorf("no modules (*.ko files) in %s", strings.Join(j.modules, " "))
+		return tool.Exit(1)
+	}
+	jobs := j.jobs
+	if jobs == 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	bar := newProgress(j.env.Stderr, len(modules))
+	start := time.Now()
+	results := signing.Tree(modules, j.opts, jobs, bar.update)
+	bar.finish()
+	replaced := 0
+	for _, r := range results {
+		if r.Replaced && r.Err == nil {
+			replaced++
+		}
+		if r.Err != nil {
+			j.env.Errorf("%v", r.Err)
+		}
+	}
+	failed := signing.Failed(results)
+	j.env.Infof("signed %d of %d modules in %.2fs (%d had a signature that was replaced), %d failed",
+		len(modules)-failed, len(modules), time.Since(start).Seconds(), replaced, failed)
+	if failed > 0 {
+		return tool.Exit(1)
+	}
+	return nil
+}
+
+// progress draws a bar on a terminal and nothing elsewhere.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	total int
+	tty   bool
+	last  time.Time
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	p := &progress{w: w, total: total}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty = true
+	}
+	return p
+}
+
+func (p *progress) update(done int) {
+	if !p.tty {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now := time.Now(); done < p.total && now.Sub(p.last) < 50*time.Millisecond {
+		return
+	} else {
+		p.last = now
+	}
+	const width = 40
+	n := done * width / p.total
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d", strings.Repeat("=", n), strings.Repeat(" ", width-n), done, p.total)
+}
+
+func (p *progress) finish() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+func verify(c *cli.Context, env *tool.Env) error {
+	if c.NArg() == 0 {
+		env.Errorf("verify: no module given")
+		return usage(env)
+	}
+	certPaths := c.StringSlice("cert")
+	if len(certPaths) == 0 {
+		for _, p := range defaultCerts {
+			if _, err := os.Stat(p); err == nil {
+				certPaths = append(certPaths, p)
+			}
+		}
+		if len(certPaths) == 0 {
+			env.Errorf("verify: no certificate: give one with --cert")
+			return usage(env)
+		}
+	}
+	var certs []*x509.Certificate
+	for _, p := range certPaths {
+		cert, err := readCert(p)
+		if err != nil {
+			env.Errorf("%v", err)
+			return tool.Exit(1)
+		}
+		certs = append(certs, cert)
+	}
+	modules, err := signing.Modules(c.Args().Slice())
+	if err != nil {
+		env.Errorf("%v", err)
+		return tool.Exit(1)
+	}
+	bad := 0
+	for _, m := range modules {
+		line, ok := verifyOne(m, certs)
+		fmt.Fprintf(env.Stdout, "%s: %s\n", m, line)
+		if !ok {
+			bad++
+		}
+	}
+	if bad > 0 {
+		return tool.Exit(1)
+	}
+	return nil
+}
+
+// verifyOne checks one module (compressed ones are decompressed first, as
+// the kernel does) and describes the outcome.
+func verifyOne(path string, certs []*x509.Certificate) (string, bool) {
+	f, err := modfile.Open(path)
+	if err != nil {
+		return fmt.Sprintf("error: %v", err), false
+	}
+	defer f.Close()
+	sig, cert, err := modsig.Verify(f.Image(), certs)
+	switch {
+	case err == nil:
+		return fmt.Sprintf("ok (signer %q, %s %s, certificate %q)", signerName(sig), sig.KeyAlgo, sig.HashAlgo, cert.Subject.CommonName), true
+	case errors.Is(err, modsig.ErrNotSigned):
+		return "not signed", false
+	case errors.Is(err, modsig.ErrUnknownSigner):
+		return fmt.Sprintf("unknown signer (%s)", strings.TrimPrefix(err.Error(), modsig.ErrUnknownSigner.Error()+": ")), false
+	case errors.Is(err, modsig.ErrBadSignature), errors.Is(err, modsig.ErrMalformed):
+		return fmt.Sprintf("bad signature (%v)", err), false
+	}
+	return fmt.Sprintf("error: %v", err), false
+}
+
+func signerName(sig *modsig.Signature) string {
+	if sig.BySKID {
+		return fmt.Sprintf("key id %x", sig.KeyID)
+	}
+	return sig.Signer
+}
