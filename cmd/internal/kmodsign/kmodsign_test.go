@@ -1,0 +1,333 @@
+package kmodsign
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokmod/gokmod/cmd/internal/tool"
+	"github.com/gokmod/gokmod/pkg/modsig"
+)
+
+const signFile = "/usr/lib/linux-kbuild-6.1/scripts/sign-file"
+
+// Key and certificate checked in for package modsig.
+var (
+	keyPath  = filepath.Join("..", "..", "..", "pkg", "modsig", "testdata", "rsa2048.pem")
+	certPath = filepath.Join("..", "..", "..", "pkg", "modsig", "testdata", "rsa2048.der")
+)
+
+// run runs gokmodsign in-process and returns its exit status and output.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := &tool.Env{Args: append([]string{"gokmodsign"}, args...), Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr}
+	code := Main(env)
+	return code, stdout.String(), stderr.String()
+}
+
+// fakeModule builds the smallest ELF64 relocatable object package modfile
+// reads as a module: a .modinfo section and the section name table.
+func fakeModule(modinfo string) []byte {
+	le := binary.LittleEndian
+	shstrtab := "\x00.modinfo\x00.shstrtab\x00"
+	var b bytes.Buffer
+	hdr := make([]byte, 64)
+	copy(hdr, "\x7fELF\x02\x01\x01")
+	le.PutUint16(hdr[16:], 1)  // ET_REL
+	le.PutUint16(hdr[18:], 62) // EM_X86_64
+	le.PutUint32(hdr[20:], 1)
+	le.PutUint16(hdr[52:], 64) // e_ehsize
+	le.PutUint16(hdr[58:], 64) // e_shentsize
+	le.PutUint16(hdr[60:], 3)  // e_shnum
+	le.PutUint16(hdr[62:], 2)  // e_shstrndx
+	b.Write(hdr)
+	infoOff := b.Len()
+	b.WriteString(modinfo)
+	strOff := b.Len()
+	b.WriteString(shstrtab)
+	for b.Len()%8 != 0 {
+		b.WriteByte(0)
+	}
+	le.PutUint64(b.Bytes()[40:], uint64(b.Len()))
+	shdr := func(name, typ uint32, off, size int) {
+		s := make([]byte, 64)
+		le.PutUint32(s[0:], name)
+		le.PutUint32(s[4:], typ)
+		le.PutUint64(s[24:], uint64(off))
+		le.PutUint64(s[32:], uint64(size))
+		le.PutUint64(s[48:], 1)
+		b.Write(s)
+	}
+	shdr(0, 0, 0, 0)
+	shdr(1, 1, infoOff, len(modinfo))
+	shdr(10, 3, strOff, len(shstrtab))
+	return b.Bytes()
+}
+
+var module = fakeModule("license=GPL\x00name=fake\x00vermagic=6.1.0 SMP mod_unload\x00")
+
+func write(t *testing.T, path string, data []byte) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func read(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestGoldenCLI: the same command line gives sign-file's bytes.
+func TestGoldenCLI(t *testing.T) {
+	if _, err := os.Stat(signFile); err != nil {
+		t.Skipf("needs the kernel's sign-file (Debian package linux-kbuild-6.1): %v", err)
+	}
+	for _, args := range [][]string{
+		{"sha256"}, {"sha512"}, {"-k", "sha384"}, {"-p", "sha1"}, {"-d", "sha224"}, {"-pk", "sha3-256"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			ours := write(t, filepath.Join(dir, "ours", "m.ko"), module)
+			theirs := write(t, filepath.Join(dir, "theirs", "m.ko"), module)
+			all := append(append([]string(nil), args...), keyPath, certPath)
+			if out, err := exec.Command(signFile, append(all, theirs)...).CombinedOutput(); err != nil {
+				t.Fatalf("sign-file: %v\n%s", err, out)
+			}
+			if code, _, stderr := run(t, append(all, ours)...); code != 0 {
+				t.Fatalf("gokmodsign %v = %d, stderr %q", args, code, stderr)
+			}
+			for _, name := range []string{"m.ko", "m.ko.p7s"} {
+				want, errT := os.ReadFile(filepath.Join(dir, "theirs", name))
+				got, errO := os.ReadFile(filepath.Join(dir, "ours", name))
+				if (errT == nil) != (errO == nil) {
+					t.Errorf("%s: sign-file's exists: %v, ours: %v", name, errT == nil, errO == nil)
+				} else if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from sign-file's", name)
+				}
+			}
+		})
+	}
+	t.Run("raw signature and destination", func(t *testing.T) {
+		dir := t.TempDir()
+		mod := write(t, filepath.Join(dir, "m.ko"), module)
+		if out, err := exec.Command(signFile, "-d", "sha256", keyPath, certPath, mod).CombinedOutput(); err != nil {
+			t.Fatalf("sign-file -d: %v\n%s", err, out)
+		}
+		want := filepath.Join(dir, "theirs.ko")
+		if out, err := exec.Command(signFile, "-s", mod+".p7s", "sha256", certPath, mod, want).CombinedOutput(); err != nil {
+			t.Fatalf("sign-file -s: %v\n%s", err, out)
+		}
+		got := filepath.Join(dir, "ours.ko")
+		if code, _, stderr := run(t, "-s", mod+".p7s", "sha256", certPath, mod, got); code != 0 {
+			t.Fatalf("gokmodsign -s = %d, stderr %q", code, stderr)
+		}
+		if !bytes.Equal(read(t, got), read(t, want)) {
+			t.Errorf("gokmodsign -s output differs from sign-file -s")
+		}
+		if !bytes.Equal(read(t, mod), module) {
+			t.Errorf("gokmodsign with a destination changed the module")
+		}
+	})
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string // regexp on stdout+stderr
+	}{
+		{"no arguments", nil, 2, `^Usage: gokmodsign \[-dpkD\]`},
+		{"three arguments", []string{"sha256", "k", "c"}, 2, `Usage:`},
+		{"unknown option", []string{"-x", "sha256", "k", "c", "m"}, 2, `ERROR: flag provided but not defined: -x`},
+		{"-s with -k", []string{"-s", "-k", "sig", "sha256", "c", "m"}, 2, `-d, -p and -k do not apply`},
+		{"help", []string{"-h"}, 0, `(?s)^Usage: gokmodsign.*verify checks`},
+		{"version", []string{"-V"}, 0, `^gokmodsign: gokmod version`},
+		{"verify without module", []string{"verify", "--cert", "c"}, 2, `no module given`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, tt.args...)
+			if code != tt.code || !regexp.MustCompile(tt.out).MatchString(stdout+stderr) {
+				t.Errorf("gokmodsign %q = %d, %q, want %d and output matching %q", tt.args, code, stdout+stderr, tt.code, tt.out)
+			}
+		})
+	}
+}
+
+// otherKey writes an ECDSA key and its certificate to dir.
+func otherKey(t *testing.T, dir string) (key, cert string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(42),
+		Subject:      pkix.Name{CommonName: "other key"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		SubjectKeyId: []byte{1, 2, 3, 4},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec1, _ := x509.MarshalECPrivateKey(k)
+	key = write(t, filepath.Join(dir, "other.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}))
+	cert = write(t, filepath.Join(dir, "other.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return key, cert
+}
+
+// TestBadInputs: each is one clear error line, status 1, and the module as
+// it was.
+func TestBadInputs(t *testing.T) {
+	keys := t.TempDir()
+	otherK, otherC := otherKey(t, keys)
+	signed := func() []byte {
+		key, _ := modsig.ParsePrivateKey(read(t, keyPath))
+		cert, _ := modsig.ParseCertificate(read(t, certPath))
+		s, _ := modsig.NewSigner(key, cert, modsig.Options{Hash: crypto.SHA256})
+		block, err := s.Sign(module)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(bytes.Clone(module), block...)
+	}()
+	lying := bytes.Clone(signed)
+	binary.BigEndian.PutUint32(lying[len(lying)-len(modsig.Magic)-4:], 1<<20)
+	tests := []struct {
+		name   string
+		data   []byte
+		args   func(mod string) []string
+		stderr string
+	}{
+		{"key and certificate do not match", module, func(m string) []string { return []string{"sha256", otherK, certPath, m} }, `private key does not match the certificate\nhint: `},
+		{"unknown hash", module, func(m string) []string { return []string{"sha257", keyPath, certPath, m} }, `unknown hash algorithm "sha257"`},
+		{"missing key", module, func(m string) []string { return []string{"sha256", "/nonexistent/key.pem", certPath, m} }, `open /nonexistent/key.pem: no such file or directory`},
+		{"unreadable certificate", module, func(m string) []string { return []string{"sha256", keyPath, keys, m} }, `is a directory`},
+		{"certificate is a key", module, func(m string) []string { return []string{"sha256", keyPath, keyPath, m} }, `want a DER or PEM X.509 certificate`},
+		{"not elf", []byte("plain text, not a module\n"), func(m string) []string { return []string{"sha256", keyPath, certPath, m} }, `not a kernel module: not an ELF file`},
+		{"truncated", module[:100], func(m string) []string { return []string{"sha256", keyPath, certPath, m} }, `file truncated`},
+		{"trailer lies about its length", lying, func(m string) []string { return []string{"sha256", keyPath, certPath, m} }, `existing signature: malformed module signature: signature length 1048576 exceeds`},
+		{"unwritable destination", module, func(m string) []string { return []string{"sha256", keyPath, certPath, m, "/nonexistent/dir/out.ko"} }, `write /nonexistent/dir/out.ko: create temporary file`},
+		{"raw signature by another key", module, func(m string) []string {
+			return []string{"-s", write(t, filepath.Join(keys, "raw.p7s"), signed[len(module):len(signed)-len(modsig.Magic)-12]), "sha256", otherC, m}
+		}, `unusable raw signature: unknown signer`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			mod := write(t, filepath.Join(dir, "m.ko"), tt.data)
+			code, _, stderr := run(t, tt.args(mod)...)
+			if code != 1 || !regexp.MustCompile(`^gokmodsign: ERROR: .*`+tt.stderr).MatchString(stderr) {
+				t.Errorf("gokmodsign = %d, stderr %q, want 1 and %q", code, stderr, tt.stderr)
+			}
+			if !bytes.Equal(read(t, mod), tt.data) {
+				t.Errorf("gokmodsign changed the module on error")
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("gokmodsign left %d files in the module's directory, want 1", len(entries))
+			}
+		})
+	}
+}
+
+func TestResignAndAppend(t *testing.T) {
+	dir := t.TempDir()
+	mod := write(t, filepath.Join(dir, "m.ko"), module)
+	if code, _, stderr := run(t, "sha256", keyPath, certPath, mod); code != 0 || stderr != "" {
+		t.Fatalf("first signing = %d, %q", code, stderr)
+	}
+	once := read(t, mod)
+	code, _, stderr := run(t, "sha512", keyPath, certPath, mod)
+	if code != 0 || !strings.Contains(stderr, "note: "+mod+" was already signed; its old signature was replaced") {
+		t.Errorf("re-signing = %d, %q, want 0 and a note", code, stderr)
+	}
+	if got := bytes.Count(read(t, mod), []byte(modsig.Magic)); got != 1 {
+		t.Errorf("re-signed module has %d signatures, want 1", got)
+	}
+	write(t, mod, once)
+	if code, _, stderr := run(t, "--append", "sha512", keyPath, certPath, mod); code != 0 || stderr != "" {
+		t.Errorf("--append = %d, %q", code, stderr)
+	}
+	if got := bytes.Count(read(t, mod), []byte(modsig.Magic)); got != 2 {
+		t.Errorf("--append gave %d signatures, want 2", got)
+	}
+}
+
+func TestTreeAndVerify(t *testing.T) {
+	dir := t.TempDir()
+	keys := t.TempDir()
+	_, otherC := otherKey(t, keys)
+	var mods []string
+	for _, name := range []string{"a/one.ko", "a/b/two.ko", "three.ko", "c/d/e/four.ko"} {
+		mods = append(mods, write(t, filepath.Join(dir, name), module))
+	}
+	write(t, filepath.Join(dir, "modules.dep"), []byte("a/one.ko:\n"))
+	code, stdout, stderr := run(t, "-j", "3", "sha256", keyPath, certPath, dir)
+	if code != 0 || stdout != "" || !regexp.MustCompile(`^gokmodsign: signed 4 of 4 modules in [0-9.]+s \(0 had a signature that was replaced\), 0 failed\n$`).MatchString(stderr) {
+		t.Fatalf("tree signing = %d, %q, %q", code, stdout, stderr)
+	}
+	code, stdout, _ = run(t, "verify", "--cert", otherC, "--cert", certPath, dir)
+	if code != 0 || strings.Count(stdout, `: ok (signer "gokmod test key", rsa sha256, certificate "gokmod test key")`) != 4 {
+		t.Errorf("verify = %d, %q, want 0 and 4 ok lines", code, stdout)
+	}
+
+	// Tamper: one byte of the body, one of the signature; one module
+	// unsigned; one signed by a key verify is not given.
+	flip := func(path string, at func(n int) int) {
+		b := read(t, path)
+		b[at(len(b))] ^= 0x20
+		write(t, path, b)
+	}
+	flip(mods[0], func(int) int { return 70 })
+	flip(mods[1], func(n int) int { return n - len(modsig.Magic) - 12 - 10 })
+	write(t, mods[2], module)
+	code, stdout, _ = run(t, "verify", "--cert", certPath, mods[0], mods[1], mods[2], mods[3])
+	want := []string{
+		mods[0] + `: bad signature \(bad signature: crypto/rsa: verification error\)`,
+		mods[1] + `: bad signature \(bad signature: crypto/rsa: verification error\)`,
+		mods[2] + `: not signed`,
+		mods[3] + `: ok `,
+	}
+	if code != 1 || !regexp.MustCompile(strings.Join(want, ".*\n")).MatchString(stdout) {
+		t.Errorf("verify of tampered modules = %d:\n%s\nwant 1 and lines matching\n%s", code, stdout, strings.Join(want, "\n"))
+	}
+	code, stdout, _ = run(t, "verify", "--cert", otherC, mods[3])
+	if code != 1 || !strings.Contains(stdout, mods[3]+`: unknown signer (no certificate has issuer "gokmod test key" and serial 8f0102030405060708)`) {
+		t.Errorf("verify with the wrong certificate = %d, %q", code, stdout)
+	}
+
+	// A tree with one module that cannot be signed: the others are
+	// signed, the summary says so, the status is 1.
+	write(t, mods[0], []byte("not a module"))
+	code, _, stderr = run(t, "--many", "sha256", keyPath, certPath, mods[0], mods[1])
+	if code != 1 || !strings.Contains(stderr, "ERROR: "+mods[0]+": not a kernel module") || !strings.Contains(stderr, "signed 1 of 2 modules") || !strings.Contains(stderr, "(1 had a signature that was replaced), 1 failed") {
+		t.Errorf("--many with a bad module = %d, %q", code, stderr)
+	}
+}
