@@ -1,0 +1,530 @@
+package modinfo
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/gokmod/gokmod/cmd/internal/tool"
+	"github.com/gokmod/gokmod/pkg/moddb"
+	"github.com/gokmod/gokmod/pkg/modfile"
+	"github.com/gokmod/gokmod/pkg/modsig"
+)
+
+// Version is what -V prints on its first line.
+const Version = "gokmod version 1.0 (kmod 30 compatible)"
+
+// features is -V's second line, in kmod's format.
+const features = "+ZSTD +XZ +ZLIB +LZ4 +LIBCRYPTO -EXPERIMENTAL"
+
+var options = []option{
+	{long: "author", short: 'a'},
+	{long: "description", short: 'd'},
+	{long: "license", short: 'l'},
+	{long: "parameters", short: 'p'},
+	{long: "filename", short: 'n'},
+	{long: "null", short: '0'},
+	{long: "modname", short: 'm'},
+	{long: "field", short: 'F', arg: true},
+	{long: "set-version", short: 'k', arg: true},
+	{long: "basedir", short: 'b', arg: true},
+	{long: "version", short: 'V'},
+	{long: "help", short: 'h'},
+	{long: "json"},
+}
+
+const helpText = `Usage:
+	%s [options] <modulename|filename> [args]
+Options:
+	-a, --author                Print only 'author'
+	-d, --description           Print only 'description'
+	-l, --license               Print only 'license'
+	-p, --parameters            Print only 'parm'
+	-n, --filename              Print only 'filename'
+	-0, --null                  Use \0 instead of \n
+	-m, --modname               Handle argument as module name instead of alias or filename
+	-F, --field=FIELD           Print only provided FIELD
+	-k, --set-version=VERSION   Use VERSION instead of ` + "`uname -r`" + `
+	-b, --basedir=DIR           Use DIR as filesystem root for /lib/modules
+	    --json                  Print every field of each module as JSON
+	-V, --version               Show version
+	-h, --help                  Show this help
+`
+
+// cmd is one run of modinfo.
+type cmd struct {
+	env     *tool.Env
+	out     *bufio.Writer
+	sep     byte
+	fields  []string // -F and friends, in order; empty: everything
+	json    bool
+	modname bool
+	db      *moddb.DB
+	jsonN   int // modules printed as JSON so far
+}
+
+// Main runs modinfo with env and returns its exit status.
+func Main(env *tool.Env) int {
+	argv0 := "modinfo"
+	if len(env.Args) > 0 {
+		argv0 = env.Args[0]
+	}
+	var args []string
+	if len(env.Args) > 1 {
+		args = env.Args[1:]
+	}
+	c := &cmd{env: env, out: bufio.NewWriterSize(env.Stdout, 64<<10), sep: '\n'}
+	defer c.out.Flush()
+
+	found, operands, errMsg := getopt(argv0, args, options)
+	var kver, root string
+	var haveKver, haveRoot bool
+	for _, p := range found {
+		switch p.opt.short {
+		case 'a':
+			c.fields = append(c.fields, "author")
+		case 'd':
+			c.fields = append(c.fields, "description")
+		case 'l':
+			c.fields = append(c.fields, "license")
+		case 'p':
+			c.fields = append(c.fields, "parm")
+		case 'n':
+			c.fields = append(c.fields, "filename")
+		case '0':
+			c.sep = 0
+		case 'm':
+			c.modname = true
+		case 'F':
+			c.fields = append(c.fields, p.val)
+		case 'k':
+			kver, haveKver = p.val, true
+		case 'b':
+			root, haveRoot = p.val, true
+		case 'h':
+			fmt.Fprintf(c.out, helpText, env.Name())
+			return 0
+		case 'V':
+			fmt.Fprintf(c.out, "%s\n%s\n", Version, features)
+			return 0
+		case 0: // --json
+			c.json = true
+		}
+	}
+	if errMsg != "" {
+		c.out.Flush()
+		fmt.Fprint(env.Stderr, errMsg)
+		return 1
+	}
+	if len(operands) == 0 {
+		c.errorf("missing module or filename.")
+		return 1
+	}
+	if !haveKver {
+		rel, err := kernelRelease()
+		if err != nil {
+			if haveRoot {
+				c.errorf("uname() failed: %v", err)
+			} else {
+				c.errorf("kmod_new() failed!")
+			}
+			return 1
+		}
+		kver = rel
+	}
+	if !haveRoot {
+		root = ""
+	}
+	c.db = moddb.Open(root, kver)
+
+	if c.json {
+		c.out.WriteString("[")
+	}
+	status := 0
+	for _, arg := range operands {
+		var err error
+		switch {
+		case c.modname:
+			err = c.nameDo(arg)
+		case isModuleFile(arg):
+			err = c.show(module{name: moddb.ModuleName(arg), path: arg})
+		default:
+			err = c.aliasDo(arg)
+		}
+		if err != nil {
+			status = 1
+		}
+	}
+	if c.json {
+		c.out.WriteString("]\n")
+	}
+	return status
+}
+
+// kernelRelease is uname -r.
+func kernelRelease() (string, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// moduleExts are the file name endings kmod takes for a module file.
+// kmod 30 as Debian builds it has no ".ko.gz"; gokmod reads gzip and lz4
+// too.
+var moduleExts = []string{".ko", ".ko.gz", ".ko.xz", ".ko.zst", ".ko.lz4"}
+
+func isModuleFile(name string) bool {
+	st, err := os.Stat(name)
+	if err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	for _, ext := range moduleExts {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// errorf prints an ERROR line after what stdout has so far.
+func (c *cmd) errorf(format string, a ...any) {
+	c.out.Flush()
+	c.env.Errorf(format, a...)
+}
+
+// module is what modinfo shows: a file, or a built-in module (path "").
+type module struct {
+	name string
+	path string
+}
+
+func (c *cmd) nameDo(name string) error {
+	mods, err := c.lookupName(name)
+	if err != nil || len(mods) == 0 {
+		c.errorf("Module name %s not found.", name)
+		return errNotFound
+	}
+	return c.show(mods[0])
+}
+
+var errNotFound = errors.New("not found")
+
+// lookupName finds a module by name (up to its first '.', '-' read as
+// '_'): modules.dep, then modules.builtin.
+func (c *cmd) lookupName(name string) ([]module, error) {
+	name = moddb.ModuleName(name)
+	m, err := c.db.Lookup(name)
+	if err == nil {
+		return []module{{name: m.Name, path: m.Path}}, nil
+	}
+	if !ignorable(err) {
+		return nil, err
+	}
+	b, err := c.db.IsBuiltin(name)
+	if err != nil && !ignorable(err) {
+		return nil, err
+	}
+	if b {
+		return []module{{name: moddb.Normalize(name)}}, nil
+	}
+	return nil, nil
+}
+
+// ignorable errors mean "no match here": kmod goes on with the next index.
+func ignorable(err error) bool {
+	return errors.Is(err, moddb.ErrNotFound) || errors.Is(err, fs.ErrNotExist)
+}
+
+func (c *cmd) aliasDo(arg string) error {
+	mods, err := c.lookupAlias(arg)
+	if err != nil {
+		c.errorf("Module alias %s not found.", arg)
+		if !errors.Is(err, moddb.ErrBadAlias) {
+			c.env.Hintf("%v", err)
+		}
+		return err
+	}
+	if len(mods) == 0 {
+		c.errorf("Module %s not found.", arg)
+		return errNotFound
+	}
+	var last error
+	for _, m := range mods {
+		if err := c.show(m); err != nil {
+			last = err
+		}
+	}
+	return last
+}
+
+// lookupAlias resolves arg as kmod_module_new_from_lookup does without
+// configuration files: module name (modules.dep), symbol:NAME
+// (modules.symbols), modules.alias, aliases of built-in modules, then
+// built-in module names; the first step with an answer wins.
+func (c *cmd) lookupAlias(arg string) ([]module, error) {
+	alias, err := moddb.NormalizeAlias(arg)
+	if err != nil {
+		return nil, err
+	}
+	if m, err := c.db.Lookup(alias); err == nil {
+		return []module{{name: m.Name, path: m.Path}}, nil
+	} else if !ignorable(err) {
+		return nil, err
+	}
+	if sym, ok := strings.CutPrefix(alias, "symbol:"); ok {
+		names, err := c.db.Symbol(sym)
+		if err != nil && !ignorable(err) {
+			return nil, err
+		}
+		if len(names) > 0 {
+			return c.resolve(names), nil
+		}
+	}
+	for _, step := range []func(string) ([]string, error){c.db.Alias, c.db.BuiltinAlias} {
+		names, err := step(alias)
+		if err != nil && !ignorable(err) {
+			return nil, err
+		}
+		if len(names) > 0 {
+			return c.resolve(names), nil
+		}
+	}
+	b, err := c.db.IsBuiltin(alias)
+	if err != nil && !ignorable(err) {
+		return nil, err
+	}
+	if b {
+		return []module{{name: alias}}, nil
+	}
+	return nil, nil
+}
+
+// resolve finds the files of module names; a module modules.dep does not
+// list is shown as built-in, as kmod does.
+func (c *cmd) resolve(names []string) []module {
+	var mods []module
+	for _, n := range names {
+		m, err := c.db.Lookup(n)
+		if err != nil {
+			mods = append(mods, module{name: moddb.Normalize(n)})
+			continue
+		}
+		mods = append(mods, module{name: m.Name, path: m.Path})
+	}
+	return mods
+}
+
+// entry is one line of modinfo's list: a .modinfo string or a signature field.
+type entry = modfile.Field
+
+// load returns a module's .modinfo strings followed by its signature
+// fields. builtinMissing is true when a built-in module has no
+// modules.builtin.modinfo to read, which kmod passes over silently.
+func (c *cmd) load(m module) (list []entry, sig *modsig.Signature, sigErr error, err error) {
+	if m.path == "" {
+		info, err := c.db.BuiltinInfo(m.name)
+		if err != nil && !errors.Is(err, moddb.ErrNotFound) {
+			return nil, nil, nil, err
+		}
+		return info, nil, nil, nil
+	}
+	f, err := modfile.Open(m.path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer f.Close()
+	info, err := f.Info()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	list = info
+	sig, sigErr = f.Signature()
+	if sig != nil {
+		list = append(list[:len(list):len(list)],
+			entry{Key: "sig_id", Value: sig.IDType.String()},
+			entry{Key: "signer", Value: sig.Signer},
+			entry{Key: "sig_key", Value: hexString(sig.KeyID)},
+			entry{Key: "sig_hashalgo", Value: sig.HashAlgo},
+			entry{Key: "signature", Value: hexString(sig.Value)},
+		)
+	}
+	return list, sig, sigErr, nil
+}
+
+// hexString formats b as kmod does: upper-case hex bytes joined by ':',
+// with "\n\t\t" after every 20 bytes but the last.
+func hexString(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b) * 4)
+	const digits = "0123456789ABCDEF"
+	for i, x := range b {
+		sb.WriteByte(digits[x>>4])
+		sb.WriteByte(digits[x&15])
+		if i < len(b)-1 {
+			sb.WriteByte(':')
+			if (i+1)%20 == 0 {
+				sb.WriteString("\n\t\t")
+			}
+		}
+	}
+	return sb.String()
+}
+
+// show prints one module as kmod's modinfo_do does.
+func (c *cmd) show(m module) error {
+	if c.json {
+		return c.showJSON(m)
+	}
+	filename := m.path
+	builtin := m.path == ""
+	if builtin {
+		filename = "(builtin)"
+	}
+	if len(c.fields) == 0 {
+		if builtin {
+			c.printf("%-16s%s%c", "name:", m.name, c.sep)
+		}
+		c.printf("%-16s%s%c", "filename:", filename, c.sep)
+	}
+	// With only -F filename, kmod does not even read the module.
+	onlyFilename := len(c.fields) > 0
+	for _, f := range c.fields {
+		if f != "filename" {
+			onlyFilename = false
+		}
+	}
+	if onlyFilename {
+		for range c.fields {
+			c.printf("%s%c", filename, c.sep)
+		}
+		return nil
+	}
+	list, _, _, err := c.load(m)
+	if err != nil {
+		if len(c.fields) > 0 {
+			c.printFieldsBeforeError(m, builtin, filename)
+		}
+		if builtin && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		c.errorf("could not get modinfo from '%s': %s", m.name, errnoText(err))
+		c.env.Hintf("%v", err)
+		return err
+	}
+	if len(c.fields) == 0 {
+		c.printAll(list)
+		return nil
+	}
+	for _, f := range c.fields {
+		switch {
+		case f == "filename":
+			c.printf("%s%c", filename, c.sep)
+		case f == "parm":
+			c.printParams(list, false)
+		default:
+			if f == "name" && builtin {
+				c.printf("%s%c", m.name, c.sep)
+			}
+			for _, e := range list {
+				if e.Key == f {
+					c.printf("%s%c", e.Value, c.sep)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// printFieldsBeforeError prints what kmod prints before it reads the
+// module: the name of a built-in module for -F name, and the file name for
+// -F filename (only reached with several fields).
+func (c *cmd) printFieldsBeforeError(m module, builtin bool, filename string) {
+	for _, f := range c.fields {
+		switch {
+		case f == "name" && builtin:
+			c.printf("%s%c", m.name, c.sep)
+		case f == "filename":
+			c.printf("%s%c", filename, c.sep)
+		}
+	}
+}
+
+func (c *cmd) printf(format string, a ...any) {
+	fmt.Fprintf(c.out, format, a...)
+}
+
+// printAll prints every entry as "key:" padded to 16 columns (or
+// "key=value" with -0), then the parameters.
+func (c *cmd) printAll(list []entry) {
+	for _, e := range list {
+		if e.Key == "parm" || e.Key == "parmtype" {
+			continue
+		}
+		if c.sep == 0 {
+			c.out.WriteString(e.Key)
+			c.out.WriteByte('=')
+			c.out.WriteString(e.Value)
+			c.out.WriteByte(0)
+			continue
+		}
+		c.out.WriteString(e.Key)
+		c.out.WriteByte(':')
+		// printf("%-*s", 15-len(key), ""): a negative width is a
+		// left-justified positive one.
+		pad := 15 - len(e.Key)
+		if pad < 0 {
+			pad = -pad
+		}
+		for range pad {
+			c.out.WriteByte(' ')
+		}
+		c.out.WriteString(e.Value)
+		c.out.WriteByte(c.sep)
+	}
+	c.printParams(list, true)
+}
+
+// printParams prints the merged parm/parmtype strings, labelled "parm:"
+// in the full listing; invalid ones are reported as kmod does.
+func (c *cmd) printParams(list []entry, labelled bool) {
+	params, invalid := modfile.Info(list).Params()
+	for _, f := range invalid {
+		c.errorf("Found invalid \"%s=%s\": missing ':'", f.Key, f.Value)
+	}
+	label := ""
+	if labelled {
+		label = fmt.Sprintf("%-16s", "parm:")
+	}
+	for _, p := range params {
+		switch {
+		case !p.HasDesc && labelled:
+			c.printf("%s%s:%s%c", label, p.Name, p.Type, c.sep)
+		case !p.HasDesc:
+			c.printf("%s: (%s)%c", p.Name, p.Type, c.sep)
+		case p.HasType:
+			c.printf("%s%s:%s (%s)%c", label, p.Name, p.Description, p.Type, c.sep)
+		default:
+			c.printf("%s%s:%s%c", label, p.Name, p.Description, c.sep)
+		}
+	}
+}
+
+// errnoText is the strerror text kmod prints for a module it cannot read.
+func errnoText(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "No such file or directory"
+	case errors.Is(err, fs.ErrPermission):
+		return "Permission denied"
+	case errors.Is(err, modfile.ErrNotELF):
+		return "Exec format error"
+	case errors.Is(err, modfile.ErrNotModule):
+		return "No data available"
+	}
+	return "Invalid argument"
+}
