@@ -72,10 +72,13 @@ func run(c *cli.Context, env *tool.Env) error {
 		recs, _ = kmsg.Read()
 		kmsg.Close()
 	}
-	d := diagnosis(filename, err, recs)
+	if err == nil && !mentions(recs, "parameter") {
+		return nil // nothing to explain
+	}
 	if err != nil {
 		env.Errorf("could not insert module %s: %s", filename, reason(err))
 	}
+	d := diagnosis(filename, err, recs)
 	hint := d.Hint()
 	if err != nil || hint != "" {
 		for _, r := range d.Relevant() {
@@ -89,6 +92,16 @@ func run(c *cli.Context, env *tool.Env) error {
 		return tool.Exit(1)
 	}
 	return nil
+}
+
+// mentions reports whether a record holds s.
+func mentions(recs []kernel.Record, s string) bool {
+	for _, r := range recs {
+		if strings.Contains(r.Message, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // reason is what kmod prints after the file name: its own words for the
