@@ -6,16 +6,21 @@ import (
 	"strings"
 
 	"github.com/gokmod/gokmod/cmd/internal/insmod"
+	"github.com/gokmod/gokmod/cmd/internal/kmodsign"
 	"github.com/gokmod/gokmod/cmd/internal/lsmod"
+	"github.com/gokmod/gokmod/cmd/internal/modinfo"
 	"github.com/gokmod/gokmod/cmd/internal/rmmod"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 )
 
 // commands maps a tool name, as kmod names it, to its Main.
 var commands = map[string]func(*tool.Env) int{
-	"insmod": insmod.Main,
-	"rmmod":  rmmod.Main,
-	"lsmod":  lsmod.Main,
+	"insmod":    insmod.Main,
+	"rmmod":     rmmod.Main,
+	"lsmod":     lsmod.Main,
+	"modinfo":   modinfo.Main,
+	"kmodsign":  kmodsign.Main,
+	"sign-file": kmodsign.Main,
 }
 
 func lookup(name string) (func(*tool.Env) int, bool) {

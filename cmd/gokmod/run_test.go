@@ -23,6 +23,9 @@ func TestRun(t *testing.T) {
 		{[]string{"gokmod", "rmmod"}, 1, "rmmod: ERROR: missing module name.\n"},
 		{[]string{"lsmod", "extra"}, 1, "lsmod: ERROR: too many arguments provided.\n"},
 		{[]string{"gokmod", "gormmod"}, 1, "gormmod: ERROR: missing module name.\n"},
+		{[]string{"gokmod", "modinfo", "/nonexistent/x.ko"}, 1, "modinfo: ERROR: "},
+		{[]string{"/bin/gomodinfo", "/nonexistent/x.ko"}, 1, "gomodinfo: ERROR: "},
+		{[]string{"gokmod", "kmodsign"}, 2, "Usage:"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
