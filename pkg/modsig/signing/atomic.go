@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 )
 
@@ -30,10 +31,43 @@ var createTemp = func(dir, pattern string) (tempFile, error) {
 	return f, nil
 }
 
+// dirSyncer makes renames durable by syncing their directories: at once,
+// or, for a tree, each directory once at the end.
+type dirSyncer struct {
+	mu    sync.Mutex
+	dirs  map[string]bool
+	later bool
+}
+
+func (d *dirSyncer) add(dir string) {
+	if d == nil || !d.later {
+		syncDir(dir)
+		return
+	}
+	d.mu.Lock()
+	d.dirs[dir] = true
+	d.mu.Unlock()
+}
+
+func (d *dirSyncer) flush() {
+	for dir := range d.dirs {
+		syncDir(dir)
+	}
+}
+
+// syncDir makes a rename in dir durable; a directory that cannot be synced
+// (some network file systems) is not an error.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
 // writeFile replaces path atomically with the concatenation of chunks.
 // An existing path keeps its mode and, for root, its owner; a new one gets
 // mode.
-func writeFile(path string, mode fs.FileMode, chunks ...[]byte) (err error) {
+func writeFile(path string, mode fs.FileMode, ds *dirSyncer, chunks ...[]byte) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -83,11 +117,6 @@ func writeFile(path string, mode fs.FileMode, chunks ...[]byte) (err error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write %s: rename: %w", path, err)
 	}
-	// Make the rename durable too; a directory that cannot be synced
-	// (some network file systems) is not an error.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	ds.add(dir)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,6 +64,44 @@ type Result struct {
 // written. (With SignedAndPKCS7, an error writing the module after the
 // .p7s leaves the .p7s, as sign-file does.)
 func File(path string, opts Options) (Result, error) {
+	return signFile(path, opts, nil)
+}
+
+// buffers recycles module images: a tree of thousands of modules would
+// otherwise allocate, clear and free hundreds of megabytes.
+var buffers sync.Pool
+
+func readModule(path string) (data []byte, mode fs.FileMode, release func(), err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, 0, nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if fi.Size() > modfile.MaxSize {
+		return nil, 0, nil, fmt.Errorf("%s: %d bytes: %w", path, fi.Size(), compression.ErrTooLarge)
+	}
+	size := int(fi.Size())
+	bp, _ := buffers.Get().(*[]byte)
+	if bp == nil || cap(*bp) < size {
+		b := make([]byte, size)
+		bp = &b
+	}
+	data = (*bp)[:size]
+	if _, err := io.ReadFull(f, data); err != nil {
+		buffers.Put(bp)
+		return nil, 0, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, fi.Mode().Perm(), func() { buffers.Put(bp) }, nil
+}
+
+func signFile(path string, opts Options, ds *dirSyncer) (Result, error) {
 	res := Result{Path: path}
 	if (opts.Signer == nil) == (opts.RawSig == nil) {
 		return res, fmt.Errorf("%w: give a Signer or a raw signature", ErrOptions)
@@ -70,14 +109,11 @@ func File(path string, opts Options) (Result, error) {
 	if opts.RawSig != nil && opts.Output != Signed && opts.Output != Detached {
 		return res, fmt.Errorf("%w: a raw signature is only appended", ErrOptions)
 	}
-	image, err := os.ReadFile(path)
+	image, mode, release, err := readModule(path)
 	if err != nil {
 		return res, err
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return res, err
-	}
+	defer release()
 	content, replaced, err := prepare(image, opts.Append)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
@@ -97,7 +133,7 @@ func File(path string, opts Options) (Result, error) {
 	}
 
 	write := func(dst string, mode fs.FileMode, chunks ...[]byte) error {
-		if err := writeFile(dst, mode, chunks...); err != nil {
+		if err := writeFile(dst, mode, ds, chunks...); err != nil {
 			return err
 		}
 		res.Wrote = append(res.Wrote, dst)
@@ -122,7 +158,7 @@ func File(path string, opts Options) (Result, error) {
 	if dst == "" {
 		dst = path
 	}
-	return res, write(dst, fi.Mode().Perm(), content, block)
+	return res, write(dst, mode, content, block)
 }
 
 // prepare checks the module and returns the content to sign: without its
@@ -209,6 +245,8 @@ func Tree(modules []string, opts Options, jobs int, progress func(done int)) []R
 		}
 		return results
 	}
+	ds := &dirSyncer{dirs: map[string]bool{}, later: true}
+	defer ds.flush()
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	for range min(jobs, len(modules)) {
@@ -220,7 +258,7 @@ func Tree(modules []string, opts Options, jobs int, progress func(done int)) []R
 				if i >= len(modules) {
 					return
 				}
-				res, err := File(modules[i], opts)
+				res, err := signFile(modules[i], opts, ds)
 				res.Err = err
 				results[i] = res
 				if progress != nil {
