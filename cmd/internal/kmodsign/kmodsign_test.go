@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokmod/gokmod/cmd/internal/modinfo"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/modsig"
 )
@@ -329,5 +330,62 @@ func TestTreeAndVerify(t *testing.T) {
 	code, _, stderr = run(t, "--many", "sha256", keyPath, certPath, mods[0], mods[1])
 	if code != 1 || !strings.Contains(stderr, "ERROR: "+mods[0]+": not a kernel module") || !strings.Contains(stderr, "signed 1 of 2 modules") || !strings.Contains(stderr, "(1 had a signature that was replaced), 1 failed") {
 		t.Errorf("--many with a bad module = %d, %q", code, stderr)
+	}
+}
+
+// TestModinfoShowsOurSignatures: gomodinfo (and kmod's modinfo, when
+// installed) print the signer, sig_key and sig_hashalgo of what
+// gokmodsign wrote.
+func TestModinfoShowsOurSignatures(t *testing.T) {
+	dir := t.TempDir()
+	otherK, otherC := otherKey(t, dir)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"rsa sha512", []string{"sha512", keyPath, certPath}, []string{
+			"sig_id:         PKCS#7",
+			"signer:         gokmod test key",
+			"sig_key:        8F:01:02:03:04:05:06:07:08",
+			"sig_hashalgo:   sha512",
+		}},
+		{"ecdsa sha384", []string{"sha384", otherK, otherC}, []string{
+			"signer:         other key",
+			"sig_key:        2A",
+			"sig_hashalgo:   sha384",
+		}},
+	}
+	kmodModinfo := "/sbin/modinfo"
+	if _, err := os.Stat(kmodModinfo); err != nil {
+		kmodModinfo = ""
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mod := write(t, filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".ko"), module)
+			if code, _, stderr := run(t, append(tt.args, mod)...); code != 0 {
+				t.Fatalf("gokmodsign = %d, %q", code, stderr)
+			}
+			var stdout, stderr bytes.Buffer
+			env := &tool.Env{Args: []string{"modinfo", mod}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr}
+			if code := modinfo.Main(env); code != 0 {
+				t.Fatalf("gomodinfo %s = %d, %q", mod, code, stderr.String())
+			}
+			for _, line := range tt.want {
+				if !strings.Contains(stdout.String(), "\n"+line+"\n") {
+					t.Errorf("gomodinfo output lacks %q:\n%s", line, stdout.String())
+				}
+			}
+			if kmodModinfo == "" {
+				return
+			}
+			out, err := exec.Command(kmodModinfo, mod).Output()
+			if err != nil {
+				t.Fatalf("kmod modinfo: %v", err)
+			}
+			if string(out) != stdout.String() {
+				t.Errorf("gomodinfo output differs from kmod's:\n got %q\nwant %q", stdout.String(), out)
+			}
+		})
 	}
 }
