@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -48,7 +47,7 @@ Options:
   --append       keep an existing signature and add a second one (by
                  default an existing signature is replaced)
   -m, --many     sign every module argument in place, even just two
-  -j N           sign N modules at a time (default: one per CPU)
+  -j N           sign N modules at a time (default: four per CPU)
   -h, --help     show this help
   -V, --version  show the version
 
@@ -273,13 +272,9 @@ func (j *job) signMany() error {
 		j.env.Errorf("no modules (*.ko files) in %s", strings.Join(j.modules, " "))
 		return tool.Exit(1)
 	}
-	jobs := j.jobs
-	if jobs == 0 {
-		jobs = runtime.GOMAXPROCS(0)
-	}
 	bar := newProgress(j.env.Stderr, len(modules))
 	start := time.Now()
-	results := signing.Tree(modules, j.opts, jobs, bar.update)
+	results := signing.Tree(modules, j.opts, j.jobs, bar.update)
 	bar.finish()
 	replaced := 0
 	for _, r := range results {

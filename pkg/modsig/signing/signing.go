@@ -231,12 +231,13 @@ func Modules(paths []string) ([]string, error) {
 }
 
 // Tree signs every module in place with opts (Dest must be empty), jobs at
-// a time (0 means one per CPU). progress, if not nil, is called after each
+// a time (0 means four per CPU: each module waits on its fsync about as
+// long as it takes to sign). progress, if not nil, is called after each
 // module with the number done so far; it may be called concurrently. The
 // results are in the order of modules.
 func Tree(modules []string, opts Options, jobs int, progress func(done int)) []Result {
 	if jobs <= 0 {
-		jobs = runtime.GOMAXPROCS(0)
+		jobs = 4 * runtime.GOMAXPROCS(0)
 	}
 	results := make([]Result, len(modules))
 	if opts.Dest != "" {
