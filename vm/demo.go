@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+//go:embed demo.sh
+var demoScript []byte
+
+var execCommand = exec.Command
+
+// cmdDemo runs demo.sh: part "load" on debian612, part "sign" on secure.
+func cmdDemo(ctx context.Context, args []string) (int, error) {
+	if len(args) > 0 {
+		return 2, fmt.Errorf("demo: unexpected %q: %w", args[0], errUsage)
+	}
+	c, err := openCache()
+	if err != nil {
+		return 1, err
+	}
+	ps, err := provision(c, []string{"debian612", "secure"}, os.Stderr)
+	if err != nil {
+		return 1, err
+	}
+	ts, err := buildTools(c, os.Stderr)
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(ts.Dir)
+	script := filepath.Join(ts.Dir, "demo.sh")
+	if err := os.WriteFile(script, demoScript, 0o755); err != nil {
+		return 1, err
+	}
+	for _, part := range []struct{ flavour, name string }{{"debian612", "load"}, {"secure", "sign"}} {
+		p := ps[part.flavour]
+		fmt.Printf("\n######## %s: Linux %s in QEMU ########\n", part.flavour, p.K.Release)
+		status, err := runGuest(ctx, c, p, ts, &guestCmd{
+			Argv:    []string{"/bin/sh", guestRun + "/demo.sh", part.name},
+			Extra:   map[string]string{guestRun + "/demo.sh": script},
+			Cwd:     guestModules,
+			Timeout: 10 * time.Minute,
+			Out:     os.Stdout,
+		})
+		if err != nil {
+			return 1, err
+		}
+		if status != 0 {
+			return status, fmt.Errorf("demo part %q on %s: exit status %d", part.name, part.flavour, status)
+		}
+	}
+	return 0, nil
+}

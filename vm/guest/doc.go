@@ -1,0 +1,13 @@
+// Command guest is the /init of the test bed's initramfs, a static binary
+// that runs as PID 1 inside the QEMU guest.
+//
+// It mounts /proc, /sys, /dev (devtmpfs) and /tmp (tmpfs), reads the command
+// to run from /gokmod/run/argv, its environment from /gokmod/run/env (both
+// NUL-separated) and its working directory from /gokmod/run/cwd, and runs it
+// with stdin on /dev/null and stdout and stderr on the second serial port,
+// /dev/ttyS1, which it switches to raw mode. When the command ends it prints
+// a final line "@@gokmod-exit N@@" carrying the exit status (128+signal when
+// the command was killed, 127 when it could not start), dumps the kernel log to
+// the first serial port if the status is not 0, syncs and reboots; QEMU runs
+// with -no-reboot, so that ends the VM.
+package main

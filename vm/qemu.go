@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// marker must match the guest's (vm/guest).
+const marker = "@@gokmod-exit "
+
+// Kernel is one bootable kernel flavour with what modules need to be built
+// for it.
+type Kernel struct {
+	Flavour  string
+	Release  string // uname -r in the guest
+	Image    string // what QEMU's -kernel gets
+	BuildDir string // kbuild tree for M= builds
+	SignFile string // the kernel's scripts/sign-file on the host, if any
+	Append   string // extra kernel command line
+	ID       string // cache name of the kernel artifact
+}
+
+// errNoStatus is returned when the guest ended without its exit line.
+var errNoStatus = errors.New("guest ended without an exit status")
+
+// bootSpec is one QEMU run.
+type bootSpec struct {
+	Kernel  *Kernel
+	Initrd  string
+	Timeout time.Duration
+	Out     io.Writer // the command's output (second serial port)
+	LogPath string    // kernel messages (first serial port)
+}
+
+func accel() []string {
+	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
+		f.Close()
+		return []string{"-accel", "kvm", "-cpu", "host"}
+	}
+	return []string{"-accel", "tcg"}
+}
+
+// boot runs the VM and returns the guest command's exit status.
+func boot(ctx context.Context, s *bootSpec) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	cmdline := "console=ttyS0 panic=-1 quiet"
+	if s.Kernel.Append != "" {
+		cmdline += " " + s.Kernel.Append
+	}
+	args := append(accel(),
+		"-m", "512", "-smp", "1", "-nodefaults", "-display", "none", "-no-reboot",
+		"-kernel", s.Kernel.Image, "-initrd", s.Initrd, "-append", cmdline,
+		"-serial", "file:"+s.LogPath, "-serial", "stdio")
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
+	cmd.WaitDelay = 5 * time.Second
+	var qerr tailBuffer
+	cmd.Stderr = &qerr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return -1, err
+	}
+	if err := cmd.Start(); err != nil {
+		return -1, fmt.Errorf("start qemu-system-x86_64 (apt-get install qemu-system-x86): %w", err)
+	}
+	status := -1
+	r := bufio.NewReaderSize(stdout, 64<<10)
+	for {
+		line, rerr := r.ReadString('\n')
+		if rest, ok := strings.CutPrefix(line, marker); ok {
+			if n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), "@@")); err == nil {
+				status = n
+				continue
+			}
+		}
+		if line != "" {
+			if _, err := io.WriteString(s.Out, line); err != nil {
+				cancel()
+			}
+		}
+		if rerr != nil {
+			break
+		}
+	}
+	werr := cmd.Wait()
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		return -1, fmt.Errorf("%s: timed out after %v; kernel log: %s", s.Kernel.Flavour, s.Timeout, s.LogPath)
+	case ctx.Err() != nil:
+		return -1, fmt.Errorf("%s: interrupted; kernel log: %s", s.Kernel.Flavour, s.LogPath)
+	case werr != nil:
+		return -1, fmt.Errorf("%s: qemu: %w %s; kernel log: %s", s.Kernel.Flavour, werr, qerr.String(), s.LogPath)
+	case status < 0:
+		return -1, fmt.Errorf("%s: %w; kernel log: %s", s.Kernel.Flavour, errNoStatus, s.LogPath)
+	}
+	return status, nil
+}
