@@ -67,6 +67,10 @@ func TestTruncated(t *testing.T) {
 		for _, n := range boundaries(t, img) {
 			t.Run(fmt.Sprintf("%s/%d", name, n), func(t *testing.T) {
 				_, err := NewFileBytes(img[:n])
+				_, lazyErr := NewFile(bytes.NewReader(img[:n]), int64(n))
+				if (err == nil) != (lazyErr == nil) {
+					t.Errorf("NewFileBytes = %v but NewFile = %v", err, lazyErr)
+				}
 				switch {
 				case n <= 64:
 					if !errors.Is(err, ErrNotELF) && !errors.Is(err, ErrTruncated) {
@@ -146,6 +150,11 @@ func TestBadInputs(t *testing.T) {
 		{name: "unknown id type", data: append(append(bytes.Clone(img), garbage...), trailer(uint32(len(garbage)), 7)...), sigErr: modsig.ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if f, err := NewFile(bytes.NewReader(tc.data), int64(len(tc.data))); err == nil {
+				exercise(f)
+			} else if tc.openErr == nil || !errors.Is(err, tc.openErr) {
+				t.Errorf("NewFile = %v, want %v", err, tc.openErr)
+			}
 			f, err := NewFileBytes(tc.data)
 			if tc.openErr != nil {
 				if !errors.Is(err, tc.openErr) {
@@ -181,6 +190,9 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if m, err := NewFile(bytes.NewReader(data), int64(len(data))); err == nil {
+			exercise(m)
+		}
 		m, err := NewFileBytes(data)
 		if err != nil {
 			if err.Error() == "" {

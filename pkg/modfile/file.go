@@ -17,9 +17,13 @@ const MaxSize = 1 << 30
 
 // File is an open kernel module.
 type File struct {
-	data    []byte // the decompressed image
-	release func() error
-	mapped  bool // data is a read-only mapping of the file
+	r      io.ReaderAt // the image, when data is not loaded
+	size   uint64
+	closer io.Closer
+	data   []byte // the whole decompressed image, once loaded
+	head   []byte // the first bytes of the image
+	tail   []byte // the last bytes: section headers, names and signature, usually
+	tailAt uint64
 
 	comp     compression.Format
 	class    Class
@@ -27,6 +31,7 @@ type File struct {
 	machine  uint16
 	shoff    uint64
 	shentsz  uint64
+	shdrs    []byte
 	sections []Section
 
 	info    Info
@@ -58,57 +63,74 @@ type Section struct {
 	inFile bool   // Offset+Size lies within the image
 }
 
-// Open opens the module file at path. Errors name the file.
+// tailSize is how much of the end of a plain file is read up front.
+const tailSize = 16 << 10
+
+// Open opens the module file at path. Errors name the file. A plain module
+// is read on demand (the ELF and section headers, then what each accessor
+// needs); a compressed one is decompressed into memory.
 func Open(path string) (*File, error) {
-	data, release, mapped, err := readFile(path)
+	fd, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	f, err := newFile(data, mapped)
+	st, err := fd.Stat()
 	if err != nil {
-		if release != nil {
-			release()
+		fd.Close()
+		return nil, err
+	}
+	var f *File
+	if st.Mode().IsRegular() {
+		f, err = NewFile(fd, st.Size())
+	} else {
+		var data []byte
+		if data, err = readAll(fd); err == nil {
+			f, err = NewFileBytes(data)
 		}
+	}
+	if err != nil {
+		fd.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if f.mapped {
-		f.release = release
-	} else if release != nil {
-		// The data was decompressed into memory: the mapping is no longer needed.
-		release()
+	if f.r == io.ReaderAt(fd) {
+		f.closer = fd
+	} else {
+		fd.Close()
 	}
 	return f, nil
 }
 
-// NewFile reads a module of size bytes from r.
+// NewFile reads a module of size bytes from r. A plain module is read on
+// demand, so r must stay readable while the File is used; a compressed one
+// is decompressed into memory at once.
 func NewFile(r io.ReaderAt, size int64) (*File, error) {
-	if size < 0 || size > MaxSize {
-		return nil, fmt.Errorf("read module: size %d: %w", size, compression.ErrTooLarge)
+	if size < 0 {
+		return nil, fmt.Errorf("%w: negative size %d", ErrTruncated, size)
 	}
-	data := make([]byte, size)
-	n, err := r.ReadAt(data, 0)
-	if n < len(data) {
-		if err == nil || errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("read module: %w", err)
+	head := make([]byte, min(size, ehdr64Size))
+	if err := readFull(r, head, 0); err != nil {
+		return nil, err
 	}
-	return newFile(data, false)
-}
-
-// NewFileBytes reads a module from data, which it keeps and does not modify.
-func NewFileBytes(data []byte) (*File, error) {
-	return newFile(data, false)
-}
-
-func newFile(data []byte, mapped bool) (*File, error) {
-	f := &File{data: data, mapped: mapped}
-	if f.comp = compression.Detect(data); f.comp != compression.None {
-		img, _, err := compression.Decompress(bytes.NewReader(data), MaxSize)
+	if compression.Detect(head) != compression.None {
+		img, _, err := compression.Decompress(io.NewSectionReader(r, 0, size), MaxSize)
 		if err != nil {
 			return nil, fmt.Errorf("decompress: %w", err)
 		}
-		f.data, f.mapped = img, false
+		f, err := NewFileBytes(img)
+		if err == nil {
+			f.comp = compression.Detect(head)
+		}
+		return f, err
+	}
+	if size > MaxSize {
+		return nil, fmt.Errorf("read module: %w (%d bytes)", compression.ErrTooLarge, size)
+	}
+	f := &File{r: r, size: uint64(size), head: head}
+	n := min(uint64(size), tailSize)
+	f.tailAt = uint64(size) - n
+	f.tail = make([]byte, n)
+	if err := readFull(r, f.tail, int64(f.tailAt)); err != nil {
+		return nil, err
 	}
 	if err := f.parseHeaders(); err != nil {
 		return nil, err
@@ -116,14 +138,77 @@ func newFile(data []byte, mapped bool) (*File, error) {
 	return f, nil
 }
 
-// Close releases the file's mapping, if any. Slices returned by the File
-// stay valid: they are copies.
-func (f *File) Close() error {
-	if f.release == nil {
+// NewFileBytes reads a module from data, which it keeps and does not
+// modify. Compressed data is decompressed.
+func NewFileBytes(data []byte) (*File, error) {
+	if comp := compression.Detect(data); comp != compression.None {
+		img, _, err := compression.Decompress(bytes.NewReader(data), MaxSize)
+		if err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+		f, err := NewFileBytes(img)
+		if err == nil {
+			f.comp = comp
+		}
+		return f, err
+	}
+	f := &File{data: data, size: uint64(len(data))}
+	if err := f.parseHeaders(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func readFull(r io.ReaderAt, b []byte, off int64) error {
+	n, err := r.ReadAt(b, off)
+	if n == len(b) {
 		return nil
 	}
-	err := f.release()
-	f.release, f.data = nil, nil
+	if err == nil || errors.Is(err, io.EOF) {
+		return fmt.Errorf("read at %d: %w", off, ErrTruncated)
+	}
+	return fmt.Errorf("read at %d: %w", off, err)
+}
+
+// readAt returns n bytes at off, which the caller has checked lie within
+// the image. The slice must not be modified.
+func (f *File) readAt(off, n uint64) ([]byte, error) {
+	switch {
+	case f.data != nil:
+		return f.data[off : off+n : off+n], nil
+	case off >= f.tailAt:
+		return f.tail[off-f.tailAt : off-f.tailAt+n], nil
+	case off+n <= uint64(len(f.head)):
+		return f.head[off : off+n], nil
+	}
+	b := make([]byte, n)
+	if err := readFull(f.r, b, int64(off)); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// load reads the whole image into memory, for the accessors that need
+// more than a few sections.
+func (f *File) load() ([]byte, error) {
+	if f.data == nil {
+		b := make([]byte, f.size)
+		if err := readFull(f.r, b, 0); err != nil {
+			return nil, fmt.Errorf("read module: %w", err)
+		}
+		f.data = b
+	}
+	return f.data, nil
+}
+
+// Close closes the file opened by Open. Slices returned by the File stay
+// valid.
+func (f *File) Close() error {
+	if f.closer == nil {
+		return nil
+	}
+	err := f.closer.Close()
+	f.closer = nil
 	return err
 }
 
@@ -141,11 +226,15 @@ func (f *File) ByteOrder() binary.ByteOrder { return f.order }
 func (f *File) Machine() uint16 { return f.machine }
 
 // Size is the size of the decompressed image.
-func (f *File) Size() int64 { return int64(len(f.data)) }
+func (f *File) Size() int64 { return int64(f.size) }
 
 // Image returns a copy of the whole decompressed image, signature included.
-func (f *File) Image() []byte {
-	return bytes.Clone(f.data)
+func (f *File) Image() ([]byte, error) {
+	data, err := f.load()
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(data), nil
 }
 
 // Sections returns the section headers in index order (index 0, the null
@@ -178,12 +267,12 @@ func (f *File) SectionData(name string) ([]byte, error) {
 // sectionBytes returns the contents of a section without copying.
 func (f *File) sectionBytes(name string) ([]byte, error) {
 	if s, ok := f.Section(name); ok {
-		return f.data[s.Offset : s.Offset+s.Size], nil
+		return f.readAt(s.Offset, s.Size)
 	}
 	for i := 1; i < len(f.sections); i++ {
 		if s := &f.sections[i]; s.Name == name {
 			return nil, fmt.Errorf("section %s (offset %d, size %d) lies past the end of the %d-byte image: %w",
-				name, s.Offset, s.Size, len(f.data), ErrTruncated)
+				name, s.Offset, s.Size, f.size, ErrTruncated)
 		}
 	}
 	return nil, fmt.Errorf("%s: %w", name, ErrNoSection)
@@ -202,7 +291,10 @@ const (
 // header entries of the class's size lying within the image, and a section
 // name table ending with a NUL.
 func (f *File) parseHeaders() error {
-	d := f.data
+	d, err := f.readAt(0, min(f.size, ehdr64Size+1))
+	if err != nil {
+		return err
+	}
 	if len(d) <= eiNident || !bytes.HasPrefix(d, []byte("\x7fELF")) {
 		return ErrNotELF
 	}
@@ -248,7 +340,7 @@ func (f *File) parseHeaders() error {
 			return fmt.Errorf("%w: section header size %d, want %d", ErrBadELF, f.shentsz, shdr32Size)
 		}
 	}
-	size := uint64(len(d))
+	size := f.size
 	if f.shoff > size || shnum*f.shentsz > size-f.shoff {
 		return fmt.Errorf("section headers (offset %d, %d entries) past the end of the %d-byte image: %w",
 			f.shoff, shnum, size, ErrTruncated)
@@ -256,16 +348,22 @@ func (f *File) parseHeaders() error {
 	if shstrndx == 0 || shstrndx >= shnum {
 		return fmt.Errorf("%w: section name table index %d out of range (%d sections)", ErrBadELF, shstrndx, shnum)
 	}
+	if f.shdrs, err = f.readAt(f.shoff, shnum*f.shentsz); err != nil {
+		return fmt.Errorf("read section headers: %w", err)
+	}
 	f.sections = make([]Section, shnum)
 	for i := range f.sections {
-		f.sections[i] = f.readShdr(f.shoff + uint64(i)*f.shentsz)
+		f.sections[i] = f.readShdr(uint64(i) * f.shentsz)
 	}
 	strtab := f.sections[shstrndx]
 	if !strtab.inFile {
 		return fmt.Errorf("section name table (offset %d, size %d) past the end of the %d-byte image: %w",
 			strtab.Offset, strtab.Size, size, ErrTruncated)
 	}
-	names := d[strtab.Offset : strtab.Offset+strtab.Size]
+	names, err := f.readAt(strtab.Offset, strtab.Size)
+	if err != nil {
+		return fmt.Errorf("read section names: %w", err)
+	}
 	if len(names) == 0 || names[len(names)-1] != 0 {
 		return fmt.Errorf("%w: section name table does not end with NUL", ErrBadELF)
 	}
@@ -278,11 +376,13 @@ func (f *File) parseHeaders() error {
 	return nil
 }
 
-func (f *File) nameOff(hdr uint64) uint32 { return f.order.Uint32(f.data[hdr:]) }
+// nameOff is sh_name of the section header at hdr in the image.
+func (f *File) nameOff(hdr uint64) uint32 { return f.order.Uint32(f.shdrs[hdr-f.shoff:]) }
 
+// readShdr parses the section header at off in the section header table.
 func (f *File) readShdr(off uint64) Section {
-	d, o := f.data[off:], f.order
-	s := Section{hdrOff: off}
+	d, o := f.shdrs[off:], f.order
+	s := Section{hdrOff: f.shoff + off}
 	if f.class == Class64 {
 		s.Type = o.Uint32(d[4:])
 		s.Flags = o.Uint64(d[8:])
@@ -300,8 +400,7 @@ func (f *File) readShdr(off uint64) Section {
 		s.Info = o.Uint32(d[28:])
 		s.EntSize = uint64(o.Uint32(d[36:]))
 	}
-	size := uint64(len(f.data))
-	s.inFile = s.Offset <= size && s.Size <= size-s.Offset
+	s.inFile = s.Offset <= f.size && s.Size <= f.size-s.Offset
 	return s
 }
 
@@ -313,14 +412,14 @@ func cstring(b []byte) string {
 	return string(b)
 }
 
-// readAll reads an open file with the MaxSize cap.
-func readAll(fd *os.File, path string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(fd, MaxSize+1))
+// readAll reads a stream with the MaxSize cap.
+func readAll(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("read module: %w", err)
 	}
 	if len(data) > MaxSize {
-		return nil, fmt.Errorf("%s: %w (%d bytes)", path, compression.ErrTooLarge, int64(MaxSize))
+		return nil, fmt.Errorf("read module: %w (%d bytes)", compression.ErrTooLarge, int64(MaxSize))
 	}
 	return data, nil
 }

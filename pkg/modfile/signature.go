@@ -9,20 +9,24 @@ import (
 
 // sigTail is how much of the end of the image Signature hands to
 // modsig.Split first: signatures are a few hundred bytes.
-const sigTail = 16 << 10
+const sigTail = tailSize
 
 // Signature parses the signature appended to the image, or returns nil
 // when the module is unsigned. A malformed trailer or blob is an error
 // wrapping modsig.ErrMalformed.
 func (f *File) Signature() (*modsig.Signature, error) {
-	tail := f.data
-	if len(tail) > sigTail {
-		tail = tail[len(tail)-sigTail:]
+	n := min(f.size, sigTail)
+	tail, err := f.readAt(f.size-n, n)
+	if err != nil {
+		return nil, fmt.Errorf("read signature: %w", err)
 	}
-	// Copy: the signature's byte slices must outlive a mapping.
-	_, sig, err := modsig.Split(append([]byte(nil), tail...))
-	if errors.Is(err, modsig.ErrMalformed) && len(tail) < len(f.data) {
-		_, sig, err = modsig.Split(f.Image())
+	_, sig, err := modsig.Split(tail)
+	if errors.Is(err, modsig.ErrMalformed) && n < f.size {
+		// The blob may be longer than the tail: try the whole image.
+		var img []byte
+		if img, err = f.load(); err == nil {
+			_, sig, err = modsig.Split(img)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read signature: %w", err)
@@ -34,7 +38,11 @@ func (f *File) Signature() (*modsig.Signature, error) {
 // covers: the image without its last signature trailer (the whole image
 // when unsigned), as the kernel and sign-file see it.
 func (f *File) SignedContent() ([]byte, error) {
-	content, _, err := modsig.Split(f.Image())
+	img, err := f.Image()
+	if err != nil {
+		return nil, err
+	}
+	content, _, err := modsig.Split(img)
 	if err != nil {
 		return nil, fmt.Errorf("read signature: %w", err)
 	}

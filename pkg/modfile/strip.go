@@ -15,7 +15,10 @@ const shfAlloc = 0x2
 // elf_strip_versions_section). A module without __versions is returned
 // unchanged. The signature, if any, no longer matches.
 func (f *File) StripVersions() ([]byte, error) {
-	out := f.Image()
+	out, err := f.Image()
+	if err != nil {
+		return nil, fmt.Errorf("strip versions: %w", err)
+	}
 	s, ok := f.Section("__versions")
 	if !ok {
 		return out, nil
@@ -38,7 +41,7 @@ func (f *File) StripVersions() ([]byte, error) {
 func (f *File) StripVermagic() ([]byte, error) {
 	b, err := f.sectionBytes(".modinfo")
 	if errors.Is(err, ErrNoSection) {
-		return f.Image(), nil
+		return f.Image()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("strip vermagic: %w", err)
@@ -49,7 +52,7 @@ func (f *File) StripVermagic() ([]byte, error) {
 		b, start = b[1:], start+1
 	}
 	if len(b) <= 1 {
-		return f.Image(), nil
+		return f.Image()
 	}
 	const key = "vermagic="
 	for i := 0; i < len(b); i++ {
@@ -61,7 +64,10 @@ func (f *File) StripVermagic() ([]byte, error) {
 			n = len(b) - i
 		}
 		if i+len(key) < len(b) && bytes.HasPrefix(b[i:], []byte(key)) {
-			out := f.Image()
+			out, err := f.Image()
+			if err != nil {
+				return nil, fmt.Errorf("strip vermagic: %w", err)
+			}
 			clear(out[start+uint64(i) : start+uint64(i+n)])
 			return out, nil
 		}

@@ -33,7 +33,11 @@ func (f *File) symbols() (syms []elf.Symbol, err error) {
 			syms, err = nil, fmt.Errorf("%w: debug/elf: %v", ErrBadELF, r)
 		}
 	}()
-	ef, err := elf.NewFile(bytes.NewReader(f.data))
+	data, err := f.load()
+	if err != nil {
+		return nil, err
+	}
+	ef, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadELF, err)
 	}

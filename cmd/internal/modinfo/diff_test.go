@@ -367,6 +367,9 @@ func TestDiffUsage(t *testing.T) {
 		{"-k"}, {"-h"}, {"--help"}, {"-k", kver, "-h", "-x"}, {"-x", "-h"},
 		{"-k", kver, "--", "-x"}, {"-k", kver, "nosuch1", "vfat", "nosuch2"},
 		{"/nonexistent.ko"}, {"-n", "-k", kver, "vfat", "ext4"},
+		{"../../../pkg/modfile/testdata/gokmod_params.signed.ko", "./../../../pkg/modfile/testdata/gokmod_user.ko"},
+		{"-p", "../../../pkg/modfile/testdata/gokmod_params.ko"},
+		{"-0", "../../../pkg/modfile/testdata/gokmod_params.ko"},
 	} {
 		k := runKmod(t, bin, args...)
 		o := runOurs(args...)

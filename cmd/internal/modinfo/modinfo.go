@@ -150,7 +150,7 @@ func Main(env *tool.Env) int {
 		case c.modname:
 			err = c.nameDo(arg)
 		case isModuleFile(arg):
-			err = c.show(module{name: moddb.ModuleName(arg), path: arg})
+			err = c.show(module{name: moddb.ModuleName(arg), path: absolute(arg)})
 		default:
 			err = c.aliasDo(arg)
 		}
@@ -171,6 +171,19 @@ func kernelRelease() (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// absolute makes a path absolute as kmod does (path_make_absolute_cwd):
+// the working directory, a slash and the path, not cleaned.
+func absolute(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	return wd + "/" + p
 }
 
 // moduleExts are the file name endings kmod takes for a module file.
