@@ -17,7 +17,7 @@ APT_PACKAGES := make gcc git ca-certificates openssl \
 TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gokmod
 
 .PHONY: all build install deps test test-unit test-vm test-host demo demo-host \
-	bench fuzz lint fixtures clean
+	bench bench-sign fuzz lint fixtures clean
 
 all: build
 
@@ -65,3 +65,43 @@ lint:
 
 clean:
 	rm -rf $(BIN)
+
+## bench: every benchmark (figures in the README)
+bench: bench-sign
+
+## bench-sign: gokmodsign on a copy of Debian's 6.1 module tree in one run, vs a loop of sign-file
+BENCH_SIGN_FILE ?= /usr/lib/linux-kbuild-6.1/scripts/sign-file
+BENCH_REPS      ?= 3
+BENCH_SF_REPS   ?= 1
+BENCH_KEYS      ?= rsa:2048 ec:P-256
+bench-sign: build
+	@set -e; \
+	src=$$(ls -d /lib/modules/6.1.0-*-amd64/kernel 2>/dev/null | head -n1); \
+	test -n "$$src" || { echo "bench-sign: no /lib/modules/6.1.0-*-amd64: apt-get install linux-image-amd64"; exit 1; }; \
+	test -x "$(BENCH_SIGN_FILE)" || { echo "bench-sign: no $(BENCH_SIGN_FILE): apt-get install linux-kbuild-6.1"; exit 1; }; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	median() { sort -n | awk '{a[NR]=$$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }; \
+	elapsed() { t0=$$(date +%s.%N); "$$@"; t1=$$(date +%s.%N); awk -v a=$$t0 -v b=$$t1 'BEGIN {printf "%.2f\n", b-a}'; }; \
+	signfile_loop() { find "$$1" -name '*.ko' | while read -r m; do "$(BENCH_SIGN_FILE)" sha256 "$$2" "$$3" "$$m"; done; }; \
+	n=$$(find "$$src" -name '*.ko' | wc -l); \
+	echo "bench-sign: $$n modules from $$src, $$(nproc) CPUs, sha256; gokmodsign --append does sign-file's work (append a signature)"; \
+	for k in $(BENCH_KEYS); do \
+		kt=$${k%%:*}; kp=$${k#*:}; \
+		if [ $$kt = ec ]; then opt="-pkeyopt ec_paramgen_curve:$$kp"; else opt="-pkeyopt rsa_keygen_bits:$$kp"; fi; \
+		openssl req -new -x509 -nodes -batch -days 36500 -sha256 -newkey $$kt $$opt -subj "/CN=gokmod bench $$k" \
+			-addext subjectKeyIdentifier=hash -outform DER -out "$$tmp/key.der" -keyout "$$tmp/key.pem" 2>/dev/null; \
+		: > "$$tmp/go.times"; : > "$$tmp/sf.times"; \
+		for i in $$(seq $(BENCH_REPS)); do \
+			rm -rf "$$tmp/go"; cp -r "$$src" "$$tmp/go"; sync; \
+			elapsed $(BIN)/gokmodsign --append sha256 "$$tmp/key.pem" "$$tmp/key.der" "$$tmp/go" >> "$$tmp/go.times"; \
+		done; \
+		for i in $$(seq $(BENCH_SF_REPS)); do \
+			rm -rf "$$tmp/sf"; cp -r "$$src" "$$tmp/sf"; sync; \
+			elapsed signfile_loop "$$tmp/sf" "$$tmp/key.pem" "$$tmp/key.der" >> "$$tmp/sf.times"; \
+		done; \
+		if [ $$kt = rsa ]; then \
+			diff -r -q "$$tmp/go" "$$tmp/sf" >/dev/null && same="output identical to sign-file's" || same="OUTPUT DIFFERS FROM SIGN-FILE'S"; \
+		else same="ECDSA is randomised: outputs differ by design"; fi; \
+		go=$$(median < "$$tmp/go.times"); sf=$$(median < "$$tmp/sf.times"); \
+		echo "$$k: gokmodsign $${go}s (median of $(BENCH_REPS): $$(tr '\n' ' ' < "$$tmp/go.times")), sign-file loop $${sf}s (median of $(BENCH_SF_REPS)), $$(awk -v a=$$sf -v b=$$go 'BEGIN {printf "%.1f", a/b}')x faster; $$same"; \
+	done
