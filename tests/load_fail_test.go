@@ -84,7 +84,7 @@ func TestLoadFailures(t *testing.T) {
 			if !c.only() {
 				t.Skip("does not apply to this kernel")
 			}
-			b.cleanup("kaidock", "kaidock_badmagic", "kaidock_user", "kaidock_export")
+			unloadAfter(t, "kaidock", "kaidock_badmagic", "kaidock_user", "kaidock_export")
 			file := c.file()
 			if c.preload != "" {
 				if err := loader.Load(b.module(c.preload), loader.Options{Params: "loop=1"}); err != nil {
@@ -204,8 +204,16 @@ func TestUnloadFailures(t *testing.T) {
 			if got.code != c.wantCode || ref.code != got.code {
 				t.Errorf("exit code: gormmod %d, kmod %d, want %d", got.code, ref.code, c.wantCode)
 			}
-			if line := firstLine(got.stderr); line != c.wantLine || line != kmodLine(ref.stderr, "rmmod") {
-				t.Errorf("gormmod's first line = %q, kmod's = %q, want %q", line, kmodLine(ref.stderr, "rmmod"), c.wantLine)
+			line := firstLine(got.stderr)
+			if line != c.wantLine {
+				t.Errorf("gormmod's first line = %q, want %q", line, c.wantLine)
+			}
+			// kmod 30 recognises a built-in module only from modules.builtin
+			// (absent here); without it, it reports a libkmod error and
+			// "Module unloading is not supported". gormmod also takes a
+			// /sys/module directory without initstate for built in.
+			if ref := kmodLine(ref.stderr, "rmmod"); line != ref && c.name != "built in" {
+				t.Errorf("gormmod's first line = %q, kmod's = %q", line, ref)
 			}
 			if c.wantHint != "" && !strings.Contains(got.stderr, "hint: ") || !strings.Contains(got.stderr, c.wantHint) {
 				t.Errorf("gormmod's stderr = %q, want a hint holding %q", got.stderr, c.wantHint)

@@ -50,14 +50,21 @@ func newBed(t testing.TB) *bed {
 		bin:     os.Getenv("GOKMOD_BIN"),
 		kmod:    os.Getenv("GOKMOD_KMOD_DIR"),
 		keys:    os.Getenv("GOKMOD_KEYS"),
-		tmp:     t.TempDir(),
 	}
 	if b.mods == "" {
 		t.Skip("GOKMOD_MODULES is not set (run in the VM test bed)")
 	}
-	if err := os.Chmod(b.tmp, 0o755); err != nil {
+	// Not t.TempDir: its parent is private, and some cases run tools as
+	// an unprivileged user who must reach the files.
+	tmp, err := os.MkdirTemp("", "gokmod-load-")
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.tmp = tmp
 	return b
 }
 
@@ -140,12 +147,15 @@ func (b *bed) write(name string, data []byte) string {
 
 // cleanup unloads the named modules (in order) when the test ends, so one
 // test's failure does not leave modules behind for the next.
-func (b *bed) cleanup(names ...string) {
-	b.t.Cleanup(func() {
+func (b *bed) cleanup(names ...string) { unloadAfter(b.t, names...) }
+
+// unloadAfter unloads the named modules that are loaded when t ends.
+func unloadAfter(t testing.TB, names ...string) {
+	t.Cleanup(func() {
 		for _, n := range names {
-			if _, err := sysmod.GetState(root(), n); err == nil {
+			if loaded(n) {
 				if err := loader.Unload(n, loader.UnloadOptions{}); err != nil {
-					b.t.Logf("cleanup: unload %s: %v", n, err)
+					t.Logf("cleanup: unload %s: %v", n, err)
 				}
 			}
 		}
@@ -344,7 +354,7 @@ func TestLoadCompressed(t *testing.T) {
 	}
 	for _, f := range forms {
 		t.Run(f.name, func(t *testing.T) {
-			b.cleanup("kaidock")
+			unloadAfter(t, "kaidock")
 			path := b.write("kaidock-"+f.name+".ko"+f.ext, compress(t, f.name, plain))
 			var steps []loader.Attempt
 			err := loader.Load(path, loader.Options{Params: "loop=1", Trace: func(a loader.Attempt) { steps = append(steps, a) }})

@@ -57,10 +57,13 @@ func TestLsmodMatchesKmod(t *testing.T) {
 	}
 
 	// Usage errors: same status and line as kmod.
-	ref = b.run(b.tool("", "lsmod"), "extra")
-	got = b.run(b.tool("golsmod", "lsmod"), "extra")
-	if ref.code != got.code || firstLine(got.stderr) != kmodLine(ref.stderr, "lsmod") {
-		t.Errorf("lsmod extra: golsmod %d %q, kmod %d %q", got.code, got.stderr, ref.code, ref.stderr)
+	for _, args := range [][]string{{"extra"}, {"-v"}} {
+		ref = b.run(b.tool("", "lsmod"), args...)
+		got = b.run(b.tool("golsmod", "lsmod"), args...)
+		want := func(argv0 string) string { return "Usage: " + argv0 + "\n" }
+		if ref.code != got.code || ref.stderr != want(b.tool("", "lsmod")) || got.stderr != want(b.tool("golsmod", "lsmod")) {
+			t.Errorf("lsmod %q: golsmod %d %q, kmod %d %q", args, got.code, got.stderr, ref.code, ref.stderr)
+		}
 	}
 }
 

@@ -21,7 +21,7 @@ func TestRun(t *testing.T) {
 		{[]string{"/sbin/insmod"}, 1, "insmod: ERROR: missing filename.\n"},
 		{[]string{"/usr/bin/goinsmod", "-"}, 1, "goinsmod: ERROR: this tool does not support loading from stdin!\n"},
 		{[]string{"gokmod", "rmmod"}, 1, "rmmod: ERROR: missing module name.\n"},
-		{[]string{"lsmod", "extra"}, 1, "lsmod: ERROR: too many arguments provided.\n"},
+		{[]string{"lsmod", "extra"}, 1, "Usage: lsmod\n"},
 		{[]string{"gokmod", "gormmod"}, 1, "gormmod: ERROR: missing module name.\n"},
 		{[]string{"gokmod", "modinfo", "/nonexistent/x.ko"}, 1, "modinfo: ERROR: "},
 		{[]string{"/bin/gomodinfo", "/nonexistent/x.ko"}, 1, "gomodinfo: ERROR: "},

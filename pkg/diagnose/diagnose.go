@@ -211,6 +211,8 @@ func (u Unload) Hint() string {
 		return "golsmod lists the loaded modules (names use '_' where files use '-')"
 	case errors.Is(u.Err, kernel.ErrPerm):
 		return "removing a module needs CAP_SYS_MODULE: run it as root (sudo)"
+	case errors.Is(u.Err, loader.ErrNoUnload):
+		return "this kernel was built without CONFIG_MODULE_UNLOAD: modules stay until the next boot"
 	}
 	return ""
 }

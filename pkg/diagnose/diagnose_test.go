@@ -101,6 +101,7 @@ func TestUnloadHint(t *testing.T) {
 		{"builtin", loader.ErrBuiltin, "built into the kernel"},
 		{"not loaded", loader.ErrNotLoaded, "golsmod"},
 		{"eperm", &kernel.Error{Op: "delete_module", Errno: syscall.EPERM}, "root"},
+		{"no unload", loader.ErrNoUnload, "CONFIG_MODULE_UNLOAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

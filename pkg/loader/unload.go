@@ -15,6 +15,7 @@ var (
 	ErrBuiltin   = sysmod.ErrBuiltin   // built into the kernel
 	ErrNotLoaded = sysmod.ErrNotLoaded // not loaded
 	ErrInUse     = errors.New("module is in use")
+	ErrNoUnload  = sysmod.ErrNoUnload // the kernel cannot unload modules
 )
 
 // InUseError is a module that others hold (Holders) or that has
@@ -44,10 +45,11 @@ type UnloadOptions struct {
 	Trace   func(name string, flags int, err error)
 }
 
-// Unload removes the loaded module called name. Unless forced it refuses, as kmod does, a built-in
-// module (ErrBuiltin), one that is not loaded (ErrNotLoaded), and one in
-// use (*InUseError); then it calls delete_module with O_NONBLOCK, plus
-// O_TRUNC when forced.
+// Unload removes the loaded module called name. Unless forced it refuses,
+// as kmod does, a built-in module (ErrBuiltin), one that is not loaded
+// (ErrNotLoaded), one in use (*InUseError), and any on a kernel that
+// cannot unload (ErrNoUnload); then it calls delete_module with
+// O_NONBLOCK, plus O_TRUNC when forced.
 func Unload(name string, opts UnloadOptions) error {
 	root := opts.Root
 	if root == nil {
@@ -89,12 +91,12 @@ func Check(root fs.FS, name string, builtin func(string) bool) error {
 	if len(holders) > 0 {
 		return &InUseError{Name: name, Holders: holders}
 	}
-	m, err := sysmod.Get(root, name)
+	refcnt, err := sysmod.Refcnt(root, name)
 	if err != nil {
 		return err
 	}
-	if m.Refcnt != 0 {
-		return &InUseError{Name: name, Refcnt: m.Refcnt}
+	if refcnt != 0 {
+		return &InUseError{Name: name, Refcnt: refcnt}
 	}
 	return nil
 }

@@ -23,6 +23,8 @@ func sysFixture() fstest.MapFS {
 		"sys/module/busy/coresize":                       {Data: []byte("8192\n")},
 		"sys/module/busy/refcnt":                         {Data: []byte("2\n")},
 		"sys/module/ext4/parameters/x":                   {Data: []byte("1\n")},
+		"sys/module/noref/initstate":                     {Data: []byte("live\n")},
+		"sys/module/noref/coresize":                      {Data: []byte("8192\n")},
 	}
 }
 
@@ -41,6 +43,7 @@ func TestUnload(t *testing.T) {
 		{"held", "kaidock_export", false, nil, ErrInUse, nil, []string{"kaidock_user"}},
 		{"referenced", "busy", false, nil, ErrInUse, nil, nil},
 		{"not loaded", "nosuch", false, nil, ErrNotLoaded, nil, nil},
+		{"no unloading", "noref", false, nil, ErrNoUnload, nil, nil},
 		{"builtin with params", "ext4", false, nil, ErrBuiltin, nil, nil},
 		{"builtin from modules.builtin", "vfat", false, nil, ErrBuiltin, nil, nil},
 		{"forced skips checks", "kaidock_export", true, nil, nil, []int{kernel.DeleteNonblock | kernel.DeleteTrunc}, nil},

@@ -14,10 +14,11 @@ import (
 
 // Sentinel errors.
 var (
-	ErrNotLoaded = errors.New("module is not loaded")         // no /sys/module/NAME and not in /proc/modules
-	ErrBuiltin   = errors.New("module is built in")           // /sys/module/NAME without initstate
-	ErrMalformed = errors.New("malformed /proc/modules line") // a line without the fields it needs
-	ErrState     = errors.New("unknown module state")         // initstate reads something else
+	ErrNotLoaded = errors.New("module is not loaded")              // no /sys/module/NAME and not in /proc/modules
+	ErrBuiltin   = errors.New("module is built in")                // /sys/module/NAME without initstate
+	ErrMalformed = errors.New("malformed /proc/modules line")      // a line without the fields it needs
+	ErrState     = errors.New("unknown module state")              // initstate reads something else
+	ErrNoUnload  = errors.New("module unloading is not supported") // no refcnt: CONFIG_MODULE_UNLOAD=n
 )
 
 // State is a module's initstate.
@@ -185,6 +186,22 @@ func notLoaded(name string, err error) error {
 		return fmt.Errorf("%s: %w", name, ErrNotLoaded)
 	}
 	return fmt.Errorf("%s: %w", name, err)
+}
+
+// Refcnt reads /sys/module/NAME/refcnt. A loaded module without it is on
+// a kernel without module unloading: ErrNoUnload.
+func Refcnt(fsys fs.FS, name string) (int, error) {
+	dir := path.Join("sys/module", name)
+	n, err := readInt(fsys, path.Join(dir, "refcnt"))
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := fs.Stat(fsys, dir); serr == nil {
+			return 0, fmt.Errorf("%s: %w", name, ErrNoUnload)
+		}
+	}
+	if err != nil {
+		return 0, notLoaded(name, err)
+	}
+	return int(n), nil
 }
 
 // GetState reads /sys/module/NAME/initstate. A directory without it is a

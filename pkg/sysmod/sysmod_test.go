@@ -98,6 +98,18 @@ func TestGet(t *testing.T) {
 	}
 }
 
+func TestRefcnt(t *testing.T) {
+	if n, err := Refcnt(fixture(), "kaidock_export"); n != 1 || err != nil {
+		t.Errorf("Refcnt(kaidock_export) = %d, %v, want 1", n, err)
+	}
+	if _, err := Refcnt(fixture(), "ext4"); !errors.Is(err, ErrNoUnload) {
+		t.Errorf("Refcnt(no refcnt file) = %v, want ErrNoUnload", err)
+	}
+	if _, err := Refcnt(fixture(), "nosuch"); !errors.Is(err, ErrNotLoaded) {
+		t.Errorf("Refcnt(nosuch) = %v, want ErrNotLoaded", err)
+	}
+}
+
 func TestParamsTaintCompression(t *testing.T) {
 	p, err := Params(fixture(), "kaidock")
 	if err != nil {

@@ -9,9 +9,6 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/urfave/cli/v2"
-
-	"github.com/gokmod/gokmod/cmd/internal/logging"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/sysmod"
@@ -19,42 +16,56 @@ import (
 
 // Main runs golsmod.
 func Main(env *tool.Env) int {
-	return tool.Run(env, newApp(env, os.DirFS("/")), 1)
+	return run(env, os.DirFS("/"))
 }
 
-func newApp(env *tool.Env, root fs.FS) *cli.App {
-	flags := []cli.Flag{
-		&cli.BoolFlag{Name: "syslog", Aliases: []string{"s"}, Usage: "print messages to syslog, not stderr"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "enables more messages"},
-		&cli.BoolFlag{Name: "json", Usage: "print the modules as JSON"},
-	}
-	return tool.NewApp(env, "show the status of modules in the Linux kernel", "", flags,
-		func(c *cli.Context) error { return run(c, env, root) })
-}
+const help = `Usage:
+	%s [--json]
+Show the modules loaded into the Linux kernel, as kmod's lsmod does.
+Options:
+	--json       print the modules as a JSON array (name, size, refcnt,
+	             holders, state, taints)
+	-h, --help   show this help
+`
 
-func run(c *cli.Context, env *tool.Env, root fs.FS) error {
-	if c.Bool("syslog") {
-		env = logging.Syslog(env)
-	}
-	if c.NArg() > 0 {
-		env.Errorf("too many arguments provided.")
-		return tool.Exit(1)
+// run is lsmod over the system whose "/" is root. Like kmod 30's lsmod it
+// takes no arguments and answers any it does not know with its usage line
+// and status 1; --json and --help are gokmod's.
+func run(env *tool.Env, root fs.FS) int {
+	asJSON := false
+	for _, a := range env.Args[1:] {
+		switch a {
+		case "--json":
+			asJSON = true
+		case "-h", "--help":
+			fmt.Fprintf(env.Stdout, help, env.Name())
+			return 0
+		default:
+			fmt.Fprintf(env.Stderr, "Usage: %s\n", env.Args[0])
+			return 1
+		}
 	}
 	mods, err := sysmod.List(root)
 	if err != nil {
-		if kernel.Errno(err) != 0 {
-			env.Errorf("could not get list of modules: %s", kernel.Message(kernel.Errno(err)))
+		msg := err.Error()
+		if errno := kernel.Errno(err); errno != 0 {
+			msg = kernel.Message(errno)
 		} else if errors.Is(err, fs.ErrNotExist) {
-			env.Errorf("could not get list of modules: No such file or directory")
-		} else {
-			env.Errorf("could not get list of modules: %v", err)
+			msg = "No such file or directory"
 		}
-		return tool.Exit(1)
+		env.Errorf("could not get list of modules: %s", msg)
+		return 1
 	}
-	if c.Bool("json") {
-		return writeJSON(env.Stdout, mods)
+	if asJSON {
+		err = writeJSON(env.Stdout, mods)
+	} else {
+		err = Write(env.Stdout, mods)
 	}
-	return Write(env.Stdout, mods)
+	if err != nil {
+		env.Errorf("write: %v", err)
+		return 1
+	}
+	return 0
 }
 
 // Write prints mods as kmod's lsmod does.

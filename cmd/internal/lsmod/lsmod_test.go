@@ -37,7 +37,7 @@ func runLsmod(t *testing.T, root fstest.MapFS, args ...string) (string, string, 
 	t.Helper()
 	var out, errb bytes.Buffer
 	env := &tool.Env{Args: append([]string{"lsmod"}, args...), Stdout: &out, Stderr: &errb}
-	code := tool.Run(env, newApp(env, root), 1)
+	code := run(env, root)
 	return out.String(), errb.String(), code
 }
 
@@ -80,7 +80,8 @@ func TestLsmodErrors(t *testing.T) {
 		wantStderr string
 	}{
 		{"no /proc/modules", fstest.MapFS{}, nil, "lsmod: ERROR: could not get list of modules: No such file or directory\n"},
-		{"arguments", fixture(), []string{"x"}, "lsmod: ERROR: too many arguments provided.\n"},
+		{"arguments", fixture(), []string{"x"}, "Usage: lsmod\n"},
+		{"kmod's -v is not lsmod 30's", fixture(), []string{"-v"}, "Usage: lsmod\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -91,6 +91,8 @@ func report(env *tool.Env, arg, name string, err error) {
 		env.Errorf("Module %s is in use by: %s", name, strings.Join(inUse.Holders, " "))
 	case errors.Is(err, loader.ErrInUse):
 		env.Errorf("Module %s is in use", name)
+	case errors.Is(err, loader.ErrNoUnload):
+		env.Errorf("Module unloading is not supported")
 	case kernel.Errno(err) != 0:
 		env.Errorf("could not remove module %s: %s", arg, kernel.Message(kernel.Errno(err)))
 	default:

@@ -41,6 +41,7 @@ func fixture() fstest.MapFS {
 		"sys/module/busy/coresize":                       {Data: []byte("8192\n")},
 		"sys/module/busy/refcnt":                         {Data: []byte("3\n")},
 		"sys/module/ext4/parameters/x":                   {Data: []byte("1\n")},
+		"sys/module/noref/initstate":                     {Data: []byte("live\n")},
 	}
 }
 
@@ -63,6 +64,7 @@ func TestRmmod(t *testing.T) {
 		{"forced", []string{"-f", "kaidock_export"}, nil, 0, "", []string{"kaidock_export"}},
 		{"refcnt", []string{"busy"}, nil, 1, "rmmod: ERROR: Module busy is in use\n", nil},
 		{"not loaded", []string{"nosuch"}, nil, 1, "rmmod: ERROR: Module nosuch is not currently loaded\n", nil},
+		{"no unloading", []string{"noref"}, nil, 1, "rmmod: ERROR: Module unloading is not supported\n", nil},
 		{"builtin with params", []string{"ext4"}, nil, 1, "rmmod: ERROR: Module ext4 is builtin.\n", nil},
 		{"builtin from modules.builtin", []string{"vfat"}, nil, 1, "rmmod: ERROR: Module vfat is builtin.\n", nil},
 		{"kernel refuses", []string{"kaidock_user"}, &kernel.Error{Op: "delete_module", Errno: syscall.EWOULDBLOCK}, 1,
