@@ -386,7 +386,11 @@ func verifyOne(path string, certs []*x509.Certificate) (string, bool) {
 		return fmt.Sprintf("error: %v", err), false
 	}
 	defer f.Close()
-	sig, cert, err := modsig.Verify(f.Image(), certs)
+	image, err := f.Image()
+	if err != nil {
+		return fmt.Sprintf("error: %s: %v", path, err), false
+	}
+	sig, cert, err := modsig.Verify(image, certs)
 	switch {
 	case err == nil:
 		return fmt.Sprintf("ok (signer %q, %s %s, certificate %q)", signerName(sig), sig.KeyAlgo, sig.HashAlgo, cert.Subject.CommonName), true
