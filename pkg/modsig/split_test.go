@@ -21,7 +21,7 @@ func mustHex(t *testing.T, s string) []byte {
 	return b
 }
 
-func readFile(t *testing.T, name string) []byte {
+func readFile(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {

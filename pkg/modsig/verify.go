@@ -15,7 +15,8 @@ import (
 // the signature must verify with that certificate's key over the digest
 // of the content. It returns the signature and the certificate that
 // signed it. Errors wrap ErrNotSigned, ErrMalformed, ErrUnknownSigner or
-// ErrBadSignature.
+// ErrBadSignature, or ErrKeyType when the signer's certificate holds a key
+// that is neither RSA nor ECDSA.
 func Verify(image []byte, certs []*x509.Certificate) (*Signature, *x509.Certificate, error) {
 	content, sig, err := Split(image)
 	if err != nil {

@@ -117,3 +117,23 @@ func TestVerifySignFileFixtures(t *testing.T) {
 		t.Errorf("Verify(md5.signed) = %v, want ErrBadSignature", err)
 	}
 }
+
+func FuzzVerify(f *testing.F) {
+	cert, err := ParseCertificate(readFile(f, "rsa2048.der"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range []string{"sha256.signed", "skid.signed", "sha3-256.signed", "md5.signed", "plain.bin"} {
+		f.Add(readFile(f, name))
+	}
+	f.Fuzz(func(t *testing.T, image []byte) {
+		sig, signer, err := Verify(image, []*x509.Certificate{cert})
+		if err == nil && (sig == nil || signer != cert) {
+			t.Fatalf("Verify succeeded without a signature and its certificate")
+		}
+		if err != nil && !errors.Is(err, ErrNotSigned) && !errors.Is(err, ErrMalformed) &&
+			!errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrUnknownSigner) {
+			t.Fatalf("Verify error %v wraps none of the sentinels", err)
+		}
+	})
+}
