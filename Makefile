@@ -17,7 +17,7 @@ APT_PACKAGES := make gcc git ca-certificates openssl \
 TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gokmod
 
 .PHONY: all build install deps test test-unit test-vm test-host demo demo-host \
-	bench bench-sign fuzz lint fixtures clean
+	bench bench-sign bench-modinfo fuzz lint fixtures clean
 
 all: build
 
@@ -45,7 +45,7 @@ deps:
 test: test-unit fuzz test-vm
 
 test-unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 ## fuzz: every fuzz target for $(FUZZTIME)
 fuzz:
@@ -67,7 +67,7 @@ clean:
 	rm -rf $(BIN)
 
 ## bench: every benchmark (figures in the README)
-bench: bench-sign
+bench: bench-sign bench-modinfo
 
 ## bench-sign: gokmodsign on a copy of Debian's 6.1 module tree in one run, vs a loop of sign-file
 BENCH_SIGN_FILE ?= /usr/lib/linux-kbuild-6.1/scripts/sign-file
@@ -105,3 +105,24 @@ bench-sign: build
 		go=$$(median < "$$tmp/go.times"); sf=$$(median < "$$tmp/sf.times"); \
 		echo "$$k: gokmodsign $${go}s (median of $(BENCH_REPS): $$(tr '\n' ' ' < "$$tmp/go.times")), sign-file loop $${sf}s (median of $(BENCH_SF_REPS)), $$(awk -v a=$$sf -v b=$$go 'BEGIN {printf "%.1f", a/b}')x faster; $$same"; \
 	done
+
+## fixtures: rebuild pkg/modfile's test modules against Debian's 6.1 headers and sign a copy
+FIXTURE_KDIR ?= $(firstword $(wildcard /lib/modules/6.1.0-*-amd64/build))
+SIGN_FILE    ?= /usr/lib/linux-kbuild-6.1/scripts/sign-file
+FIXTURES     := pkg/modfile/testdata
+fixtures:
+	@test -n "$(FIXTURE_KDIR)" || { echo "no /lib/modules/6.1.0-*-amd64/build: apt-get install linux-headers-amd64"; exit 1; }
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp $(FIXTURES)/src/*.c $(FIXTURES)/src/Kbuild "$$tmp"/; \
+	$(MAKE) -C $(FIXTURE_KDIR) M="$$tmp" modules; \
+	for m in gokmod_params gokmod_user; do \
+		strip --strip-debug -o $(FIXTURES)/$$m.ko "$$tmp/$$m.ko"; \
+	done; \
+	cp $(FIXTURES)/gokmod_params.ko "$$tmp/signed.ko"; \
+	$(SIGN_FILE) sha256 $(FIXTURES)/signing_key.pem $(FIXTURES)/signing_key.x509 "$$tmp/signed.ko"; \
+	cp "$$tmp/signed.ko" $(FIXTURES)/gokmod_params.signed.ko
+
+## bench-modinfo: gomodinfo vs kmod's modinfo over Debian's 6.1 tree, one process per module and all in one
+BENCH_MODINFO_REPS ?= 3
+bench-modinfo: build
+	cmd/gomodinfo/bench.sh $(BIN) $(BENCH_MODINFO_REPS)
