@@ -126,3 +126,15 @@ fixtures:
 BENCH_MODINFO_REPS ?= 3
 bench-modinfo: build
 	cmd/gomodinfo/bench.sh $(BIN) $(BENCH_MODINFO_REPS)
+
+## bench-insmod: goinsmod+gormmod vs kmod's insmod+rmmod, kaidock load+unload in QEMU (medians, ratio)
+BENCH_KERNEL ?= debian612
+BENCH_CYCLES ?= 100
+.PHONY: bench-insmod
+bench: bench-insmod
+bench-insmod:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	CGO_ENABLED=0 $(GO) test -c -o "$$tmp/tests.test" ./tests; \
+	CGO_ENABLED=0 $(GO) build -o "$$tmp/gokmod-vm" ./vm; \
+	"$$tmp/gokmod-vm" exec --kernel $(BENCH_KERNEL) --timeout 30m "$$tmp/tests.test" \
+		-test.run '^$$' -test.bench '^BenchmarkInsmod$$' -test.benchtime $(BENCH_CYCLES)x
