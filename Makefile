@@ -127,6 +127,48 @@ BENCH_MODINFO_REPS ?= 3
 bench-modinfo: build
 	cmd/gomodinfo/bench.sh $(BIN) $(BENCH_MODINFO_REPS)
 
+# ---- the VM test bed (vm/): see README "The VM test bed" ----
+VM         ?= $(BIN)/gokmod-vm
+VM_KERNELS ?= debian61 debian612 secure
+# test-host and demo-host: modules and kmod links for the running kernel
+HOST_DIR   ?= $(CURDIR)/.cache/host
+HOST_KDIR  ?= /lib/modules/$(shell uname -r)/build
+
+.PHONY: vm-tool host-env
+
+vm-tool:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(VM) ./vm
+
+## test-vm: tests/ inside QEMU on every kernel flavour; per-flavour pass/fail counts at the end
+test-vm: vm-tool
+	$(VM) test $(addprefix --kernel ,$(VM_KERNELS))
+
+# host-env: kaidock and its companions built for the running kernel, and
+# kmod's tools under their own names, for the tests and the demo on the host.
+host-env: vm-tool
+	@test "$$(id -u)" = 0 || { echo "this loads modules into the running kernel: run it as root"; exit 1; }
+	@test -f /proc/modules || { echo "the running kernel has no module support"; exit 1; }
+	$(VM) modules --kdir $(HOST_KDIR) --out $(HOST_DIR)/modules
+	@mkdir -p $(HOST_DIR)/kmod && for t in insmod rmmod lsmod modinfo; do \
+		ln -sf "$$(command -v kmod)" $(HOST_DIR)/kmod/$$t; done
+
+HOST_ENV = GOKMOD_FLAVOUR=host GOKMOD_MODULES=$(HOST_DIR)/modules GOKMOD_BIN=$(CURDIR)/$(BIN) \
+	GOKMOD_KMOD_DIR=$(HOST_DIR)/kmod GOKMOD_KEYS=$$($(VM) keys) \
+	GOKMOD_SIGN_FILE=$(firstword $(wildcard $(HOST_KDIR)/scripts/sign-file))
+
+## test-host: tests/ natively on the running kernel, as root (the Vagrant box runs this)
+test-host: build host-env
+	$(HOST_ENV) $(GO) test -count=1 -v ./tests/
+
+## demo: install what is missing, build, and show the tools on Debian's 6.12 and the secure kernel in QEMU
+demo:
+	$(MAKE) deps build vm-tool
+	$(VM) demo
+
+## demo-host: the same demo on the running kernel (root; a kernel that enforces signatures refuses the test keys)
+demo-host: build host-env
+	$(HOST_ENV) sh vm/demo.sh host
+
 ## bench-insmod: goinsmod+gormmod vs kmod's insmod+rmmod, kaidock load+unload in QEMU (medians, ratio)
 BENCH_KERNEL ?= debian612
 BENCH_CYCLES ?= 100

@@ -54,7 +54,30 @@ func TestVMSmoke(t *testing.T) {
 			t.Fatalf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, out)
 		}
 	}
-	kmod("insmod", filepath.Join(env["GOKMOD_MODULES"], "kaidock.ko"), "loop=3")
+	ko := filepath.Join(env["GOKMOD_MODULES"], "kaidock.ko")
+	if b, err := os.ReadFile("/sys/module/module/parameters/sig_enforce"); err == nil && strings.TrimSpace(string(b)) == "Y" {
+		// An enforcing kernel (the secure flavour) needs a signed copy:
+		// signed by the kernel's own sign-file with a trusted test key.
+		signFile := os.Getenv("GOKMOD_SIGN_FILE")
+		if signFile == "" {
+			t.Skip("kernel enforces signatures and GOKMOD_SIGN_FILE is not set")
+		}
+		signed := filepath.Join(t.TempDir(), "kaidock.ko")
+		data, err := os.ReadFile(ko)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(signed, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		keys := env["GOKMOD_KEYS"]
+		out, err := exec.Command(signFile, "sha256", filepath.Join(keys, "rsa2048.priv"), filepath.Join(keys, "rsa2048.der"), signed).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sign-file: %v\n%s", err, out)
+		}
+		ko = signed
+	}
+	kmod("insmod", ko, "loop=3")
 	loaded := true
 	defer func() {
 		if loaded {
