@@ -11,7 +11,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/gokmod/gokmod/cmd/internal/logging"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/diagnose"
 	"github.com/gokmod/gokmod/pkg/kernel"
@@ -26,7 +25,7 @@ func Main(env *tool.Env) int {
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "force the load: ignore the version magic and symbol versions"},
 		&cli.BoolFlag{Name: "force-modversion", Usage: "ignore symbol versions (CONFIG_MODVERSIONS)"},
 		&cli.BoolFlag{Name: "force-vermagic", Usage: "ignore the version magic"},
-		&cli.BoolFlag{Name: "syslog", Aliases: []string{"s"}, Usage: "print messages to syslog, not stderr"},
+		&cli.BoolFlag{Name: "s", Hidden: true, Usage: "ignored, for compatibility (kmod 30 ignores it too)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print each syscall made"},
 		&cli.BoolFlag{Name: "p", Hidden: true, Usage: "ignored, for compatibility"},
 	}
@@ -36,9 +35,6 @@ func Main(env *tool.Env) int {
 }
 
 func run(c *cli.Context, env *tool.Env) error {
-	if c.Bool("syslog") {
-		env = logging.Syslog(env)
-	}
 	if c.NArg() == 0 {
 		env.Errorf("missing filename.")
 		return tool.Exit(1)
