@@ -498,3 +498,56 @@ func names(procModules []byte) string {
 	}
 	return strings.Join(n, " ")
 }
+
+// TestLoadParams loads kaidock_params with a value of every type, one
+// holding a space, through goinsmod, and reads them back from /sys.
+func TestLoadParams(t *testing.T) {
+	b := newBed(t)
+	b.cleanup("kaidock_params")
+	r := b.run(b.tool("goinsmod", "insmod"), b.module("kaidock_params"),
+		"intparam=-7", "uintparam=7", "longparam=-70000000000", "shortparam=-300",
+		"boolparam=Y", "charpparam=hello world", "arrayparam=1,2,3")
+	if r.code != 0 {
+		t.Fatalf("goinsmod kaidock_params = %d, %q", r.code, r.stderr)
+	}
+	got, err := sysmod.Params(root(), "kaidock_params")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"intparam": "-7", "uintparam": "7", "longparam": "-70000000000", "shortparam": "-300",
+		"boolparam": "Y", "charpparam": "hello world", "arrayparam": "1,2,3",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("parameter %s = %q, want %q", k, got[k], v)
+		}
+	}
+	// A module named by its path, as kmod's rmmod accepts it.
+	r = b.run(b.tool("gormmod", "rmmod"), b.module("kaidock_params"))
+	if r.code != 0 || loaded("kaidock_params") {
+		t.Errorf("gormmod PATH = %d, %q; want kaidock_params removed", r.code, r.stderr)
+	}
+}
+
+// TestLoadImage loads kaidock from memory, plain and compressed.
+func TestLoadImage(t *testing.T) {
+	b := newBed(t)
+	b.cleanup("kaidock")
+	plain, err := os.ReadFile(b.module("kaidock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range [][]byte{plain, compress(t, "zstd", plain)} {
+		var steps []loader.Attempt
+		if err := loader.LoadImage(img, loader.Options{Params: "loop=1", Trace: func(a loader.Attempt) { steps = append(steps, a) }}); err != nil {
+			t.Fatalf("LoadImage = %v", err)
+		}
+		if len(steps) != 1 || steps[0].Syscall != loader.InitModule || steps[0].Size != len(plain) {
+			t.Errorf("syscalls = %+v, want one init_module of %d bytes", steps, len(plain))
+		}
+		if err := loader.Unload("kaidock", loader.UnloadOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
