@@ -55,18 +55,20 @@ type Options struct {
 	MaxSize int64         // limit for userspace decompression; default DefaultMaxSize
 }
 
-func (o *Options) kernel() Kernel {
-	if o.Kernel == nil {
+// orLive returns k, or pkg/kernel's syscalls when k is nil.
+func orLive(k Kernel) Kernel {
+	if k == nil {
 		return liveKernel{}
 	}
-	return o.Kernel
+	return k
 }
 
-func (o *Options) root() fs.FS {
-	if o.Root == nil {
+// orSystem returns root, or the running system's "/" when root is nil.
+func orSystem(root fs.FS) fs.FS {
+	if root == nil {
 		return os.DirFS("/")
 	}
-	return o.Root
+	return root
 }
 
 // Load loads the module file at path.
@@ -90,7 +92,7 @@ func Load(path string, opts Options) error {
 	}
 	s := Situation{
 		Format: compression.Detect(head[:n]),
-		Kernel: kernelFormat(opts.root()),
+		Kernel: kernelFormat(orSystem(opts.Root)),
 		Force:  opts.Force,
 	}
 	image := func() ([]byte, error) {
@@ -106,7 +108,7 @@ var errIsDir = errors.New("is a directory")
 func LoadImage(image []byte, opts Options) error {
 	s := Situation{
 		Format:     compression.Detect(image),
-		Kernel:     kernelFormat(opts.root()),
+		Kernel:     kernelFormat(orSystem(opts.Root)),
 		FromMemory: true,
 		Force:      opts.Force,
 	}
@@ -114,7 +116,7 @@ func LoadImage(image []byte, opts Options) error {
 }
 
 func run(s Situation, opts Options, image func() ([]byte, error), fd int) error {
-	k := opts.kernel()
+	k := orLive(opts.Kernel)
 	step := Plan(s)
 	for {
 		a := Attempt{Step: step, Params: opts.Params}

@@ -51,10 +51,7 @@ type UnloadOptions struct {
 // cannot unload (ErrNoUnload); then it calls delete_module with
 // O_NONBLOCK, plus O_TRUNC when forced.
 func Unload(name string, opts UnloadOptions) error {
-	root := opts.Root
-	if root == nil {
-		root = (&Options{}).root()
-	}
+	root := orSystem(opts.Root)
 	if !opts.Force {
 		if err := Check(root, name, opts.Builtin); err != nil {
 			return err
@@ -64,7 +61,7 @@ func Unload(name string, opts UnloadOptions) error {
 	if opts.Force {
 		flags |= kernel.DeleteTrunc
 	}
-	k := (&Options{Kernel: opts.Kernel}).kernel()
+	k := orLive(opts.Kernel)
 	err := k.DeleteModule(name, flags)
 	if opts.Trace != nil {
 		opts.Trace(name, flags, err)

@@ -50,6 +50,17 @@ func (s State) String() string {
 // MarshalText writes the state's name, for JSON.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a name MarshalText wrote.
+func (s *State) UnmarshalText(b []byte) error {
+	for st := Unknown; st <= Builtin; st++ {
+		if st.String() == string(b) {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("%w %q", ErrState, b)
+}
+
 // Entry is one line of /proc/modules:
 // "NAME SIZE REFCNT DEPS STATE ADDRESS [(TAINTS)]".
 type Entry struct {

@@ -98,6 +98,20 @@ func TestGet(t *testing.T) {
 	}
 }
 
+func TestStateText(t *testing.T) {
+	for st := Unknown; st <= Builtin; st++ {
+		b, _ := st.MarshalText()
+		var got State
+		if err := got.UnmarshalText(b); err != nil || got != st {
+			t.Errorf("UnmarshalText(%q) = %v, %v, want %v", b, got, err, st)
+		}
+	}
+	var s State
+	if err := s.UnmarshalText([]byte("dead")); !errors.Is(err, ErrState) {
+		t.Errorf("UnmarshalText(dead) = %v, want ErrState", err)
+	}
+}
+
 func TestRefcnt(t *testing.T) {
 	if n, err := Refcnt(fixture(), "kaidock_export"); n != 1 || err != nil {
 		t.Errorf("Refcnt(kaidock_export) = %d, %v, want 1", n, err)
