@@ -84,7 +84,8 @@ bench-sign: build
 	elapsed() { t0=$$(date +%s.%N); "$$@"; t1=$$(date +%s.%N); awk -v a=$$t0 -v b=$$t1 'BEGIN {printf "%.2f\n", b-a}'; }; \
 	signfile_loop() { find "$$1" -name '*.ko' | while read -r m; do "$(BENCH_SIGN_FILE)" sha256 "$$2" "$$3" "$$m"; done; }; \
 	n=$$(find "$$src" -name '*.ko' | wc -l); \
-	echo "bench-sign: $$n modules from $$src, $$(nproc) CPUs, sha256; gokmodsign --append does sign-file's work (append a signature)"; \
+	echo "bench-sign: $$n modules from $$src, $$(nproc) CPUs, load average $$(cut -d' ' -f1-3 /proc/loadavg), sha256;" \
+		"gokmodsign --append does sign-file's work (append a signature); runs interleaved"; \
 	for k in $(BENCH_KEYS); do \
 		kt=$${k%%:*}; kp=$${k#*:}; \
 		if [ $$kt = ec ]; then opt="-pkeyopt ec_paramgen_curve:$$kp"; else opt="-pkeyopt rsa_keygen_bits:$$kp"; fi; \
@@ -94,8 +95,7 @@ bench-sign: build
 		for i in $$(seq $(BENCH_REPS)); do \
 			rm -rf "$$tmp/go"; cp -r "$$src" "$$tmp/go"; sync; \
 			elapsed $(BIN)/gokmodsign --append sha256 "$$tmp/key.pem" "$$tmp/key.der" "$$tmp/go" >> "$$tmp/go.times"; \
-		done; \
-		for i in $$(seq $(BENCH_SF_REPS)); do \
+			[ $$i -gt $(BENCH_SF_REPS) ] && continue; \
 			rm -rf "$$tmp/sf"; cp -r "$$src" "$$tmp/sf"; sync; \
 			elapsed signfile_loop "$$tmp/sf" "$$tmp/key.pem" "$$tmp/key.der" >> "$$tmp/sf.times"; \
 		done; \
