@@ -263,10 +263,14 @@ func hint(env *tool.Env, err error) {
 }
 
 func (j *job) signMany() error {
-	modules, err := signing.Modules(j.modules)
+	modules, compressed, err := signing.Modules(j.modules)
 	if err != nil {
 		j.env.Errorf("%v", err)
 		return tool.Exit(1)
+	}
+	if len(compressed) > 0 {
+		j.env.Infof("note: skipped %d compressed modules (such as %s): decompress them, sign, compress again",
+			len(compressed), compressed[0])
 	}
 	if len(modules) == 0 {
 		j.env.Errorf("no modules (*.ko files) in %s", strings.Join(j.modules, " "))
@@ -359,11 +363,12 @@ func verify(c *cli.Context, env *tool.Env) error {
 		}
 		certs = append(certs, cert)
 	}
-	modules, err := signing.Modules(c.Args().Slice())
+	modules, compressed, err := signing.Modules(c.Args().Slice())
 	if err != nil {
 		env.Errorf("%v", err)
 		return tool.Exit(1)
 	}
+	modules = append(modules, compressed...)
 	bad := 0
 	for _, m := range modules {
 		line, ok := verifyOne(m, certs)

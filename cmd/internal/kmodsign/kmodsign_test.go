@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/gokmod/gokmod/cmd/internal/modinfo"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/modsig"
@@ -387,5 +389,40 @@ func TestModinfoShowsOurSignatures(t *testing.T) {
 				t.Errorf("gomodinfo output differs from kmod's:\n got %q\nwant %q", stdout.String(), out)
 			}
 		})
+	}
+}
+
+// TestCompressedModules: a tree's compressed modules are skipped with a
+// note when signing (they must be signed before compression), and
+// verified after decompression.
+func TestCompressedModules(t *testing.T) {
+	dir := t.TempDir()
+	mod := write(t, filepath.Join(dir, "plain.ko"), module)
+	if code, _, stderr := run(t, "sha256", keyPath, certPath, mod); code != 0 {
+		t.Fatalf("gokmodsign = %d, %q", code, stderr)
+	}
+	var buf bytes.Buffer
+	enc, err := zstd.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Write(read(t, mod))
+	enc.Close()
+	zst := write(t, filepath.Join(dir, "sub", "packed.ko.zst"), buf.Bytes())
+
+	code, _, stderr := run(t, "sha256", keyPath, certPath, dir)
+	if code != 0 || !strings.Contains(stderr, "note: skipped 1 compressed modules (such as "+zst+")") || !strings.Contains(stderr, "signed 1 of 1 modules") {
+		t.Errorf("tree signing with a compressed module = %d, %q", code, stderr)
+	}
+	if got := read(t, zst); !bytes.Equal(got, buf.Bytes()) {
+		t.Errorf("tree signing changed the compressed module")
+	}
+	code, _, stderr = run(t, "sha256", keyPath, certPath, zst)
+	if code != 1 || !strings.Contains(stderr, "module is compressed; sign it before compressing (zstd)\nhint: decompress it") {
+		t.Errorf("signing a compressed module = %d, %q", code, stderr)
+	}
+	code, stdout, _ := run(t, "verify", "--cert", certPath, dir)
+	if code != 0 || !strings.Contains(stdout, zst+": ok") || !strings.Contains(stdout, mod+": ok") {
+		t.Errorf("verify of a tree with a compressed module = %d, %q", code, stdout)
 	}
 }

@@ -198,36 +198,48 @@ func checkRaw(content, raw []byte, cert *x509.Certificate) error {
 	return nil
 }
 
-// Modules expands paths into the module files to sign: files as given,
-// directories walked recursively for "*.ko" files, in lexical order.
-func Modules(paths []string) ([]string, error) {
-	var out []string
+// compressedSuffixes are the names of compressed modules that kmod and
+// the kernel's build use.
+var compressedSuffixes = []string{".ko.xz", ".ko.zst", ".ko.gz", ".ko.lz4"}
+
+// Modules expands paths into module files: files as given, directories
+// walked recursively, in lexical order. Walked "*.ko" files are returned
+// in modules; walked compressed modules ("*.ko.xz", "*.ko.zst", "*.ko.gz",
+// "*.ko.lz4"), which cannot be signed as they are, in compressed.
+func Modules(paths []string) (modules, compressed []string, err error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !fi.IsDir() {
-			out = append(out, p)
+			modules = append(modules, p)
 			continue
 		}
-		var found []string
+		var found, foundZ []string
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
+			if err != nil || !d.Type().IsRegular() {
 				return err
 			}
-			if d.Type().IsRegular() && strings.HasSuffix(path, ".ko") {
+			if strings.HasSuffix(path, ".ko") {
 				found = append(found, path)
+			}
+			for _, z := range compressedSuffixes {
+				if strings.HasSuffix(path, z) {
+					foundZ = append(foundZ, path)
+				}
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sort.Strings(found)
-		out = append(out, found...)
+		sort.Strings(foundZ)
+		modules = append(modules, found...)
+		compressed = append(compressed, foundZ...)
 	}
-	return out, nil
+	return modules, compressed, nil
 }
 
 // Tree signs every module in place with opts (Dest must be empty), jobs at

@@ -341,11 +341,14 @@ func TestTree(t *testing.T) {
 	bad := writeModule(t, dir, "kernel/bad.ko", []byte("not elf"), 0o644)
 	want = append(want, bad)
 	writeModule(t, dir, "kernel/modules.dep", []byte("not a module"), 0o644)
-	writeModule(t, dir, "kernel/x.ko.xz", []byte("compressed, skipped"), 0o644)
+	xz := writeModule(t, dir, "kernel/x.ko.xz", []byte("compressed, skipped"), 0o644)
 
-	mods, err := Modules([]string{dir})
+	mods, compressed, err := Modules([]string{dir})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{xz}, compressed); diff != "" {
+		t.Errorf("Modules() compressed (-want +got):\n%s", diff)
 	}
 	slices.Sort(want)
 	if diff := cmp.Diff(want, mods); diff != "" {
