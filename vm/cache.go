@@ -16,6 +16,15 @@ import (
 type Cache struct{ Dir string }
 
 func openCache() (*Cache, error) {
+	c, err := openCacheDir()
+	if err != nil {
+		return nil, err
+	}
+	aptAnswers = c.path("apt")
+	return c, os.MkdirAll(c.path("tmp"), 0o755)
+}
+
+func openCacheDir() (*Cache, error) {
 	dir := os.Getenv("GOKMOD_CACHE")
 	if dir == "" {
 		base, err := os.UserCacheDir()

@@ -22,7 +22,7 @@ type debianPackage struct {
 
 // aptShow reads the candidate version and dependencies of a package.
 func aptShow(name string) (debianPackage, error) {
-	out, err := output("", "apt-cache", "show", "--no-all-versions", name)
+	out, err := aptCache("show", "--no-all-versions", name)
 	if err != nil {
 		return debianPackage{}, fmt.Errorf("apt-cache show %s (run apt-get update?): %w", name, err)
 	}
@@ -50,6 +50,36 @@ func aptShow(name string) (debianPackage, error) {
 	return p, nil
 }
 
+// aptAnswers, when set, is a directory where apt-cache's answers are kept
+// while apt's package lists stay the same, so that a warm run does not pay
+// for several apt-cache calls.
+var aptAnswers string
+
+// aptCache runs apt-cache, or returns its remembered answer.
+func aptCache(args ...string) (string, error) {
+	var file string
+	if aptAnswers != "" {
+		var stamp []string
+		for _, p := range []string{"/var/lib/apt/lists", "/var/cache/apt/pkgcache.bin", "/etc/apt/sources.list", "/etc/apt/sources.list.d"} {
+			if st, err := os.Stat(p); err == nil {
+				stamp = append(stamp, fmt.Sprint(p, st.ModTime().UnixNano(), st.Size()))
+			}
+		}
+		file = filepath.Join(aptAnswers, hashStrings(append(stamp, args...)...))
+		if b, err := os.ReadFile(file); err == nil {
+			return string(b), nil
+		}
+	}
+	out, err := output("", "apt-cache", args...)
+	if err != nil {
+		return "", err
+	}
+	if file != "" && os.MkdirAll(aptAnswers, 0o755) == nil {
+		_ = writeFileAtomic(file, []byte(out), 0o644)
+	}
+	return out, nil
+}
+
 // debian61Image is the image package linux-image-amd64 depends on.
 func debian61Image() (string, error) {
 	meta, err := aptShow("linux-image-amd64")
@@ -68,7 +98,7 @@ var image612 = regexp.MustCompile(`^linux-image-6\.12\.([0-9]+)\+deb12-amd64$`)
 
 // debian612Image is the newest linux-image-6.12.*+deb12-amd64 apt knows.
 func debian612Image() (string, error) {
-	out, err := output("", "apt-cache", "search", "--names-only", `^linux-image-6\.12\.[0-9]+\+deb12-amd64$`)
+	out, err := aptCache("search", "--names-only", `^linux-image-6\.12\.[0-9]+\+deb12-amd64$`)
 	if err != nil {
 		return "", err
 	}

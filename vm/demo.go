@@ -28,12 +28,16 @@ func cmdDemo(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	ts, err := buildTools(c, os.Stderr)
+	ts, err := lockedBuildTools(c)
 	if err != nil {
 		return 1, err
 	}
-	defer os.RemoveAll(ts.Dir)
-	script := filepath.Join(ts.Dir, "demo.sh")
+	tmp, err := os.MkdirTemp(c.path("tmp"), "run-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(tmp)
+	script := filepath.Join(tmp, "demo.sh")
 	if err := os.WriteFile(script, demoScript, 0o755); err != nil {
 		return 1, err
 	}

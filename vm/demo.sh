@@ -22,6 +22,12 @@ show() {
 	return $st
 }
 
+# show_sh is show for a shell pipeline given as one string.
+show_sh() {
+	echo "\$ $1"
+	sh -c "$1"
+}
+
 # need checks that our tool exists (they land one by one).
 need() {
 	command -v "$1" >/dev/null 2>&1 && return 0
@@ -37,9 +43,9 @@ demo_load() {
 	show cat /sys/module/kaidock/parameters/loop
 	echo "# kaidock prints jiffies once a second:"
 	sleep 6
-	show sh -c 'dmesg | grep kaidock'
+	show_sh 'dmesg | grep kaidock'
 	need gormmod && { show gormmod kaidock || failed=1; }
-	show sh -c 'grep kaidock /proc/modules || echo "kaidock is not loaded"'
+	show_sh 'grep kaidock /proc/modules || echo "kaidock is not loaded"'
 }
 
 demo_sign() {
@@ -59,7 +65,7 @@ demo_sign() {
 			failed=1
 		fi
 	fi
-	show sh -c 'dmesg | grep -i -e "unsigned module" -e "key was rejected" | tail -n 2'
+	show_sh 'dmesg | grep -i -e "unsigned module" -e "key was rejected" | tail -n 2'
 }
 
 case $part in

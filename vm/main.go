@@ -130,14 +130,11 @@ type prepared struct {
 // provision makes every flavour ready, holding the cache lock so that
 // parallel `go test -exec` runs do not build the same thing twice.
 func provision(c *Cache, names []string, logw io.Writer) (map[string]*prepared, error) {
-	lock, err := os.OpenFile(c.path(".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := c.lock()
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return nil, fmt.Errorf("lock cache: %w", err)
-	}
+	defer unlock()
 	keys, err := provisionKeys(c)
 	if err != nil {
 		return nil, err
@@ -168,6 +165,7 @@ func provision(c *Cache, names []string, logw io.Writer) (map[string]*prepared, 
 				return nil, err
 			}
 		}
+		k.Image = pvhImage(k.Image, logw)
 		mods, err := provisionModules(c, k, logw)
 		if err != nil {
 			return nil, err
@@ -208,6 +206,20 @@ func cmdProvision(args []string) (int, error) {
 	return 0, nil
 }
 
+// lock takes the cache's lock; parallel runs wait for each other while they
+// provision, build the tools and write their initramfs, never while they boot.
+func (c *Cache) lock() (unlock func(), err error) {
+	f, err := os.OpenFile(c.path(".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock cache: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
 // repoRoot is the directory of the gokmod module (the tools and the guest
 // init are built from it).
 func repoRoot() (string, error) {
@@ -222,26 +234,25 @@ func repoRoot() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// toolset is the host-built guest init and our static tools.
+// toolset is the host-built guest init and our static tools. They live in
+// the cache (tools/), where go build relinks only what changed.
 type toolset struct {
-	Dir, Init, Tools string
+	Init, Tools string
 }
 
 // buildTools builds the guest init and every main package under cmd/ that
-// compiles; one that does not is reported and left out.
+// compiles; one that does not is reported and left out. The caller holds
+// the cache lock.
 func buildTools(c *Cache, logw io.Writer) (*toolset, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(c.path("tmp"), 0o755); err != nil {
+	dir := c.path("tools")
+	ts := &toolset{Init: filepath.Join(dir, "init"), Tools: filepath.Join(dir, "bin")}
+	if err := os.MkdirAll(ts.Tools, 0o755); err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(c.path("tmp"), "tools-")
-	if err != nil {
-		return nil, err
-	}
-	ts := &toolset{Dir: dir, Init: filepath.Join(dir, "init"), Tools: filepath.Join(dir, "bin")}
 	gobuild := func(out string, pkgs ...string) error {
 		cmd := exec.Command("go", append([]string{"build", "-trimpath", "-o", out}, pkgs...)...)
 		cmd.Dir = root
@@ -252,29 +263,49 @@ func buildTools(c *Cache, logw io.Writer) (*toolset, error) {
 		return nil
 	}
 	if err := gobuild(ts.Init, "./vm/guest"); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := os.Mkdir(ts.Tools, 0o755); err != nil {
 		return nil, err
 	}
 	list, err := output(root, "go", "list", "-e", "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`, "./cmd/...")
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	pkgs := strings.Fields(list)
+	want := map[string]bool{}
+	for _, p := range pkgs {
+		want[filepath.Base(p)] = true
+	}
+	// Binaries of commands that no longer exist must not linger.
+	old, err := listFiles(ts.Tools)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range old {
+		if !want[name] {
+			os.Remove(filepath.Join(ts.Tools, name))
+		}
+	}
 	if len(pkgs) == 0 {
 		return ts, nil
 	}
 	if err := gobuild(ts.Tools+"/", pkgs...); err != nil {
 		for _, p := range pkgs {
 			if err := gobuild(ts.Tools+"/", p); err != nil {
+				// A stale binary must not stand in for a broken command.
+				os.Remove(filepath.Join(ts.Tools, filepath.Base(p)))
 				fmt.Fprintf(logw, "gokmod-vm: warning: %s does not build, left out of the guest: %v\n", p, firstLine(err.Error()))
 			}
 		}
 	}
 	return ts, nil
+}
+
+func lockedBuildTools(c *Cache) (*toolset, error) {
+	unlock, err := c.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return buildTools(c, os.Stderr)
 }
 
 func firstLine(s string) string {
@@ -332,7 +363,18 @@ func runGuest(ctx context.Context, c *Cache, p *prepared, ts *toolset, r *guestC
 	if err != nil {
 		return -1, err
 	}
+	unlock, err := c.lock()
+	if err != nil {
+		f.Close()
+		return -1, err
+	}
+	start := time.Now()
 	werr := writeInitramfs(f, g)
+	unlock()
+	if os.Getenv("GOKMOD_VM_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "gokmod-vm: initramfs written in %v\n", time.Since(start))
+		defer func(t time.Time) { fmt.Fprintf(os.Stderr, "gokmod-vm: boot took %v\n", time.Since(t)) }(time.Now())
+	}
 	if err := errors.Join(werr, f.Close()); err != nil {
 		os.RemoveAll(dir)
 		return -1, fmt.Errorf("write initramfs: %w", err)
@@ -360,7 +402,7 @@ func single(flavour string) (*Cache, *prepared, *toolset, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ts, err := buildTools(c, os.Stderr)
+	ts, err := lockedBuildTools(c)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -386,7 +428,6 @@ func cmdRun(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	defer os.RemoveAll(ts.Dir)
 	return runGuest(ctx, c, p, ts, &guestCmd{
 		Argv: fs.Args(), Env: envs, Timeout: *timeout, Out: os.Stdout,
 	})
@@ -426,7 +467,6 @@ func cmdExec(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	defer os.RemoveAll(ts.Dir)
 	guestBinPath := guestRun + "/" + filepath.Base(bin)
 	r := &guestCmd{
 		Argv:    append([]string{guestBinPath}, fs.Args()[1:]...),
@@ -476,4 +516,3 @@ func cmdKeys(args []string) (int, error) {
 	fmt.Println(k.Dir)
 	return 0, nil
 }
-

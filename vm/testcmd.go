@@ -76,16 +76,20 @@ func cmdTest(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	ts, err := buildTools(c, os.Stderr)
+	ts, err := lockedBuildTools(c)
 	if err != nil {
 		return 1, err
 	}
-	defer os.RemoveAll(ts.Dir)
+	tmp, err := os.MkdirTemp(c.path("tmp"), "run-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(tmp)
 	root, err := repoRoot()
 	if err != nil {
 		return 1, err
 	}
-	testBin := filepath.Join(ts.Dir, "tests.test")
+	testBin := filepath.Join(tmp, "tests.test")
 	fmt.Fprintf(os.Stderr, "gokmod-vm: compiling ./tests\n")
 	if err := commandEnv(root, []string{"CGO_ENABLED=0"}, "go", "test", "-c", "-o", testBin, "./tests/"); err != nil {
 		return 1, err
