@@ -1,6 +1,7 @@
 package compression
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -111,6 +112,9 @@ func NewReader(f Format, r io.Reader) (io.ReadCloser, error) {
 // the decompressed data with the format found. Plain data is returned as
 // read. Past limit bytes of output it stops with ErrTooLarge.
 func Decompress(r io.Reader, limit int64) ([]byte, Format, error) {
+	// The decoders read in small pieces: buffer, or each read of an
+	// *os.File or io.SectionReader is a system call.
+	r = bufio.NewReaderSize(r, 64<<10)
 	head := make([]byte, HeadSize)
 	n, err := io.ReadFull(r, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
