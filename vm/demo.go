@@ -18,7 +18,7 @@ var execCommand = exec.Command
 // cmdDemo runs demo.sh: part "load" on debian612, part "sign" on secure.
 func cmdDemo(ctx context.Context, args []string) (int, error) {
 	if len(args) > 0 {
-		return 2, fmt.Errorf("demo: unexpected %q: %w", args[0], errUsage)
+		return 2, usagef("demo: unexpected %q", args[0])
 	}
 	c, err := openCache()
 	if err != nil {

@@ -31,8 +31,14 @@ const usage = `usage:
 kernel flavours: debian61 debian612 secure (default for run/exec: debian612)
 `
 
-// errUsage marks a command-line mistake (exit status 2).
-var errUsage = errors.New("usage")
+// usageError is a command-line mistake: exit status 2 and the usage text.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -40,7 +46,8 @@ func main() {
 	status, err := dispatch(ctx, os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gokmod-vm: %v\n", err)
-		if errors.Is(err, errUsage) {
+		var ue *usageError
+		if errors.As(err, &ue) {
 			fmt.Fprint(os.Stderr, usage)
 		}
 		if status == 0 {
@@ -52,7 +59,7 @@ func main() {
 
 func dispatch(ctx context.Context, args []string) (int, error) {
 	if len(args) == 0 {
-		return 2, fmt.Errorf("no command: %w", errUsage)
+		return 2, usagef("no command")
 	}
 	switch args[0] {
 	case "provision":
@@ -73,7 +80,7 @@ func dispatch(ctx context.Context, args []string) (int, error) {
 		fmt.Print(usage)
 		return 0, nil
 	}
-	return 2, fmt.Errorf("unknown command %q: %w", args[0], errUsage)
+	return 2, usagef("unknown command %q", args[0])
 }
 
 // multiFlag collects a repeated flag.
@@ -90,7 +97,7 @@ func newFlags(name string) *flag.FlagSet {
 
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%s: %v: %w", fs.Name(), err, errUsage)
+		return usagef("%s: %v", fs.Name(), err)
 	}
 	return nil
 }
@@ -112,7 +119,7 @@ func kernelList(list []string, def []string) ([]string, error) {
 				ok = ok || f == k
 			}
 			if !ok {
-				return nil, fmt.Errorf("unknown kernel flavour %q (want %s): %w", k, strings.Join(flavours, ", "), errUsage)
+				return nil, usagef("unknown kernel flavour %q (want %s)", k, strings.Join(flavours, ", "))
 			}
 			out = append(out, k)
 		}
@@ -183,7 +190,7 @@ func cmdProvision(args []string) (int, error) {
 		return 2, err
 	}
 	if fs.NArg() > 0 {
-		return 2, fmt.Errorf("provision: unexpected %q: %w", fs.Arg(0), errUsage)
+		return 2, usagef("provision: unexpected %q", fs.Arg(0))
 	}
 	names, err := kernelList(kernels, flavours)
 	if err != nil {
@@ -422,7 +429,7 @@ func cmdRun(ctx context.Context, args []string) (int, error) {
 		return 2, err
 	}
 	if fs.NArg() == 0 {
-		return 2, fmt.Errorf("run: no command: %w", errUsage)
+		return 2, usagef("run: no command")
 	}
 	c, p, ts, err := single(*kernel)
 	if err != nil {
@@ -446,7 +453,7 @@ func cmdExec(ctx context.Context, args []string) (int, error) {
 		return 2, err
 	}
 	if fs.NArg() == 0 {
-		return 2, fmt.Errorf("exec: no test binary: %w", errUsage)
+		return 2, usagef("exec: no test binary")
 	}
 	bin, err := filepath.Abs(fs.Arg(0))
 	if err != nil {
@@ -489,7 +496,7 @@ func cmdModules(args []string) (int, error) {
 		return 2, err
 	}
 	if *kdir == "" || *out == "" || fs.NArg() > 0 {
-		return 2, fmt.Errorf("modules: need --kdir and --out: %w", errUsage)
+		return 2, usagef("modules: need --kdir and --out")
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return 1, err
@@ -503,7 +510,7 @@ func cmdModules(args []string) (int, error) {
 
 func cmdKeys(args []string) (int, error) {
 	if len(args) > 0 {
-		return 2, fmt.Errorf("keys: unexpected %q: %w", args[0], errUsage)
+		return 2, usagef("keys: unexpected %q", args[0])
 	}
 	c, err := openCache()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -62,6 +63,8 @@ func boot(ctx context.Context, s *bootSpec) (int, error) {
 		"-serial", "file:"+s.LogPath, "-serial", "stdio")
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	cmd.WaitDelay = 5 * time.Second
+	// If gokmod-vm itself is killed, QEMU goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var qerr tailBuffer
 	cmd.Stderr = &qerr
 	stdout, err := cmd.StdoutPipe()

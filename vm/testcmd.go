@@ -66,7 +66,7 @@ func cmdTest(ctx context.Context, args []string) (int, error) {
 		return 2, err
 	}
 	if *jobs < 1 {
-		return 2, fmt.Errorf("test: --jobs must be at least 1: %w", errUsage)
+		return 2, usagef("test: --jobs must be at least 1")
 	}
 	c, err := openCache()
 	if err != nil {

@@ -1,7 +1,7 @@
 // Command guest is the /init of the test bed's initramfs, a static binary
 // that runs as PID 1 inside the QEMU guest.
 //
-// It mounts /proc, /sys, /dev (devtmpfs) and /tmp (tmpfs), reads the command
+// It mounts /proc, /sys, /dev (devtmpfs), /tmp and /run (tmpfs), reads the command
 // to run from /gokmod/run/argv, its environment from /gokmod/run/env (both
 // NUL-separated) and its working directory from /gokmod/run/cwd, and runs it
 // with stdin on /dev/null and stdout and stderr on the second serial port,
