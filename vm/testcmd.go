@@ -97,8 +97,13 @@ func cmdTest(ctx context.Context, args []string) (int, error) {
 	if _, err := os.Stat(testBin); err != nil {
 		return 1, fmt.Errorf("./tests has no test files")
 	}
+	// The test binary's own timeout fires first and names the hung test.
+	inner := *timeout - time.Minute
+	if inner < *timeout/2 {
+		inner = *timeout / 2
+	}
 	testArgs := append([]string{guestRun + "/tests.test", "-test.v", "-test.count=1",
-		"-test.timeout=" + (*timeout - time.Minute).String()}, fs.Args()...)
+		"-test.timeout=" + inner.String()}, fs.Args()...)
 	testdata := ""
 	if st, err := os.Stat(filepath.Join(root, "tests", "testdata")); err == nil && st.IsDir() {
 		testdata = filepath.Join(root, "tests", "testdata")
