@@ -131,6 +131,13 @@ func writeInitramfs(w io.Writer, g *guestFiles) error {
 			}
 		}
 	}
+	// A test binary built with cgo (go test -exec without CGO_ENABLED=0)
+	// needs its libraries too.
+	for _, guest := range sortedKeys(g.Extra) {
+		if err := sharedLibs(g.Extra[guest], libs); err != nil {
+			return err
+		}
+	}
 	for _, lib := range sortedKeys(libs) {
 		if err := add(lib, 0o755, lib); err != nil {
 			return fmt.Errorf("add %s: %w", lib, err)
