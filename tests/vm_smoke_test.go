@@ -18,6 +18,9 @@ func requireModuleKernelSmoke(t *testing.T) {
 	if _, err := os.Stat("/proc/modules"); err != nil {
 		t.Skip("kernel without module support")
 	}
+	if os.Getenv("GOKMOD_MODULES") == "" {
+		t.Skip("not in the test bed: GOKMOD_MODULES is not set (use gokmod-vm or make test-host)")
+	}
 }
 
 // TestVMSmoke checks the guest environment itself with kmod's tools: the
