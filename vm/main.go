@@ -50,7 +50,7 @@ func main() {
 		if errors.As(err, &ue) {
 			fmt.Fprint(os.Stderr, usage)
 		}
-		if status == 0 {
+		if status <= 0 {
 			status = 2
 		}
 	}
