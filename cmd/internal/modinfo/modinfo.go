@@ -336,8 +336,9 @@ func (c *cmd) resolve(names []string) []module {
 type entry = modfile.Field
 
 // load returns a module's .modinfo strings followed by its signature
-// fields. builtinMissing is true when a built-in module has no
-// modules.builtin.modinfo to read, which kmod passes over silently.
+// fields (a built-in module's come from modules.builtin.modinfo and it has
+// no signature). A malformed signature is returned in sigErr and left out
+// of the list, as kmod leaves it out.
 func (c *cmd) load(m module) (list []entry, sig *modsig.Signature, sigErr error, err error) {
 	if m.path == "" {
 		info, err := c.db.BuiltinInfo(m.name)
