@@ -23,7 +23,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-f"}, "insmod: ERROR: missing filename.\n"},
 		{[]string{"-"}, "insmod: ERROR: this tool does not support loading from stdin!\n"},
 		{[]string{missing}, "insmod: ERROR: could not load module " + missing + ": No such file or directory\n"},
-		{[]string{"--bogus", "x.ko"}, "insmod: ERROR: flag provided but not defined: -bogus\n"},
+		{[]string{"--bogus", "x.ko"}, "insmod: unrecognized option '--bogus'\n"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

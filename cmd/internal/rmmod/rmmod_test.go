@@ -70,7 +70,7 @@ func TestRmmod(t *testing.T) {
 		{"kernel refuses", []string{"kaidock_user"}, &kernel.Error{Op: "delete_module", Errno: syscall.EWOULDBLOCK}, 1,
 			"rmmod: ERROR: could not remove module kaidock_user: Resource temporarily unavailable\n", []string{"kaidock_user"}},
 		{"no argument", nil, nil, 1, "rmmod: ERROR: missing module name.\n", nil},
-		{"bad flag", []string{"-x", "a"}, nil, 1, "rmmod: ERROR: flag provided but not defined: -x\n", nil},
+		{"bad flag", []string{"-x", "a"}, nil, 1, "rmmod: invalid option -- 'x'\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
