@@ -63,7 +63,8 @@ type cmd struct {
 	json    bool
 	modname bool
 	db      *moddb.DB
-	jsonN   int // modules printed as JSON so far
+	openDB  func() error // sets db
+	jsonN   int          // modules printed as JSON so far
 }
 
 // Main runs modinfo with env and returns its exit status.
@@ -123,22 +124,24 @@ func Main(env *tool.Env) int {
 		c.errorf("missing module or filename.")
 		return 1
 	}
-	if !haveKver {
-		rel, err := kernelRelease()
-		if err != nil {
-			if haveRoot {
-				c.errorf("uname() failed: %v", err)
-			} else {
-				c.errorf("kmod_new() failed!")
+	// The module directory is only needed for names and aliases: uname
+	// -r is read when the first one is looked up, as a file needs none.
+	c.openDB = func() error {
+		if !haveKver {
+			rel, err := kernelRelease()
+			if err != nil {
+				if haveRoot {
+					c.errorf("uname() failed: %v", err)
+				} else {
+					c.errorf("kmod_new() failed!")
+				}
+				return err
 			}
-			return 1
+			kver = rel
 		}
-		kver = rel
+		c.db = moddb.Open(root, kver)
+		return nil
 	}
-	if !haveRoot {
-		root = ""
-	}
-	c.db = moddb.Open(root, kver)
 
 	if c.json {
 		c.out.WriteString("[")
@@ -146,10 +149,19 @@ func Main(env *tool.Env) int {
 	status := 0
 	for _, arg := range operands {
 		var err error
+		isFile := !c.modname && isModuleFile(arg)
+		if c.db == nil && !isFile {
+			if err := c.openDB(); err != nil {
+				if c.json {
+					c.out.WriteString("]\n")
+				}
+				return 1
+			}
+		}
 		switch {
 		case c.modname:
 			err = c.nameDo(arg)
-		case isModuleFile(arg):
+		case isFile:
 			err = c.show(module{name: moddb.ModuleName(arg), path: absolute(arg)})
 		default:
 			err = c.aliasDo(arg)
