@@ -77,7 +77,8 @@ func Main(env *tool.Env) int {
 		&cli.IntFlag{Name: "j", Usage: "modules signed at a time"},
 		&cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "show the version"},
 	}
-	app := tool.NewApp(env, "sign kernel modules", "", flags, func(c *cli.Context) error { return sign(c, env) })
+	u := &usager{}
+	app := tool.NewApp(env, "sign kernel modules", "", flags, func(c *cli.Context) error { return sign(c, env, u) })
 	app.CustomAppHelpTemplate = fmt.Sprintf(usageText, env.Name()) + helpText
 	app.Commands = []*cli.Command{{
 		Name:      "verify",
@@ -86,14 +87,23 @@ func Main(env *tool.Env) int {
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "cert", Usage: "a trusted certificate (DER or PEM)"},
 		},
-		Action:             func(c *cli.Context) error { return verify(c, env) },
+		Action:             func(c *cli.Context) error { return verify(c, env, u) },
 		CustomHelpTemplate: fmt.Sprintf(usageText, env.Name()) + helpText,
 	}}
-	return tool.Run(env, app, usageStatus)
+	status := tool.Run(env, app, usageStatus)
+	if status == usageStatus && !u.printed {
+		// A bad option: sign-file follows getopt's line with its usage.
+		fmt.Fprintf(env.Stderr, usageText, env.Name())
+	}
+	return status
 }
 
-func usage(env *tool.Env) error {
+// usager prints the usage text once per run.
+type usager struct{ printed bool }
+
+func (u *usager) usage(env *tool.Env) error {
 	fmt.Fprintf(env.Stderr, usageText, env.Name())
+	u.printed = true
 	return tool.Exit(usageStatus)
 }
 
@@ -108,14 +118,14 @@ type job struct {
 	certPath string
 }
 
-func sign(c *cli.Context, env *tool.Env) error {
+func sign(c *cli.Context, env *tool.Env, u *usager) error {
 	if c.Bool("version") {
 		fmt.Fprintf(env.Stdout, "%s: %s\n", env.Name(), Version)
 		return nil
 	}
 	args := c.Args().Slice()
 	if len(args) < 4 {
-		return usage(env)
+		return u.usage(env)
 	}
 	j := &job{env: env, many: c.Bool("many"), jobs: c.Int("j")}
 	switch {
@@ -133,7 +143,7 @@ func sign(c *cli.Context, env *tool.Env) error {
 		rawPath, hashName = args[0], args[1]
 		if c.Bool("d") || c.Bool("p") || c.Bool("k") {
 			env.Errorf("-s appends a signature made elsewhere: -d, -p and -k do not apply")
-			return usage(env)
+			return u.usage(env)
 		}
 	} else {
 		j.keyPath = args[1]
@@ -148,11 +158,11 @@ func sign(c *cli.Context, env *tool.Env) error {
 	}
 	if !single && rawPath != "" {
 		env.Errorf("-s signs one module: a raw signature covers one module's content")
-		return usage(env)
+		return u.usage(env)
 	}
 	if j.jobs < 0 {
 		env.Errorf("-j %d: want a positive number of jobs", j.jobs)
-		return usage(env)
+		return u.usage(env)
 	}
 
 	hash, err := modsig.HashByName(hashName)
@@ -337,10 +347,10 @@ func (p *progress) finish() {
 	}
 }
 
-func verify(c *cli.Context, env *tool.Env) error {
+func verify(c *cli.Context, env *tool.Env, u *usager) error {
 	if c.NArg() == 0 {
 		env.Errorf("verify: no module given")
-		return usage(env)
+		return u.usage(env)
 	}
 	certPaths := c.StringSlice("cert")
 	if len(certPaths) == 0 {
@@ -351,7 +361,7 @@ func verify(c *cli.Context, env *tool.Env) error {
 		}
 		if len(certPaths) == 0 {
 			env.Errorf("verify: no certificate: give one with --cert")
-			return usage(env)
+			return u.usage(env)
 		}
 	}
 	var certs []*x509.Certificate

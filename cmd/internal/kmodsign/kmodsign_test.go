@@ -166,7 +166,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{"no arguments", nil, 2, `^Usage: gokmodsign \[-dpkD\]`},
 		{"three arguments", []string{"sha256", "k", "c"}, 2, `Usage:`},
-		{"unknown option", []string{"-x", "sha256", "k", "c", "m"}, 2, `gokmodsign: invalid option -- 'x'`},
+		{"unknown option", []string{"-x", "sha256", "k", "c", "m"}, 2, `^gokmodsign: invalid option -- 'x'\nUsage: gokmodsign \[-dpkD\]`},
 		{"-s with -k", []string{"-s", "-k", "sig", "sha256", "c", "m"}, 2, `-d, -p and -k do not apply`},
 		{"help", []string{"-h"}, 0, `(?s)^Usage: gokmodsign.*verify checks`},
 		{"version", []string{"-V"}, 0, `^gokmodsign: gokmod version`},
