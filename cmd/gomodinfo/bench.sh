@@ -33,6 +33,7 @@ for _ in $(seq "$reps"); do
 		run kmod "$mode" "$kmod"
 		run ours "$mode" "$ours"
 	done
+	run true each /bin/true
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -48,3 +49,9 @@ for mode in each one; do
 		"$(awk -v a="$o" -v b="$k" 'BEGIN {print a/b}')" \
 		"$(peak < "$tmp/kmod.$mode")" "$(peak < "$tmp/ours.$mode")"
 done
+t=$(cut -d' ' -f1 "$tmp/true.each" | median)
+k=$(cut -d' ' -f1 "$tmp/kmod.each" | median)
+o=$(cut -d' ' -f1 "$tmp/ours.each" | median)
+awk -v t="$t" -v k="$k" -v o="$o" -v n="$n" 'BEGIN {
+	printf "floor: xargs -n1 /bin/true %.2fs (%.1f ms/process); above it kmod %.1f ms, gomodinfo %.1f ms per module (%.2fx)\n",
+		t, 1000*t/n, 1000*(k-t)/n, 1000*(o-t)/n, (o-t)/(k-t) }'
