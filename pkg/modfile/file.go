@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/gokmod/gokmod/pkg/compression"
 )
@@ -63,14 +62,16 @@ type Section struct {
 	inFile bool   // Offset+Size lies within the image
 }
 
-// tailSize is how much of the end of a plain file is read up front.
-const tailSize = 16 << 10
+// tailSize is how much of the end of a plain file is read up front: in
+// every Debian 6.1 module the section headers, their names and the
+// signature lie within the last 7.5 KiB.
+const tailSize = 8 << 10
 
 // Open opens the module file at path. Errors name the file. A plain module
 // is read on demand (the ELF and section headers, then what each accessor
 // needs); a compressed one is decompressed into memory.
 func Open(path string) (*File, error) {
-	fd, err := os.Open(path)
+	fd, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
