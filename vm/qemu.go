@@ -76,23 +76,39 @@ func boot(ctx context.Context, s *bootSpec) (int, error) {
 	}
 	status := -1
 	r := bufio.NewReaderSize(stdout, 64<<10)
-	for {
-		line, rerr := r.ReadString('\n')
-		if rest, ok := strings.CutPrefix(line, marker); ok {
-			if n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), "@@")); err == nil {
-				status = n
-				continue
-			}
-		}
-		if line != "" {
-			if _, err := io.WriteString(s.Out, line); err != nil {
+	// Each line is held back until the next one arrives: the guest may have
+	// added the newline that ends the last line before its marker.
+	var pending string
+	emit := func(text string) {
+		if text != "" {
+			if _, err := io.WriteString(s.Out, text); err != nil {
 				cancel()
 			}
 		}
+	}
+	for {
+		line, rerr := r.ReadString('\n')
+		if rest, ok := strings.CutPrefix(line, marker); ok {
+			f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(rest), "@@"))
+			if len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil {
+					status = n
+					if len(f) > 1 && f[1] == "+nl" {
+						pending = strings.TrimSuffix(pending, "\n")
+					}
+					emit(pending)
+					pending = ""
+					continue
+				}
+			}
+		}
+		emit(pending)
+		pending = line
 		if rerr != nil {
 			break
 		}
 	}
+	emit(pending)
 	werr := cmd.Wait()
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:

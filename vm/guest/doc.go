@@ -6,8 +6,11 @@
 // NUL-separated) and its working directory from /gokmod/run/cwd, and runs it
 // with stdin on /dev/null and stdout and stderr on the second serial port,
 // /dev/ttyS1, which it switches to raw mode. When the command ends it prints
-// a final line "@@gokmod-exit N@@" carrying the exit status (128+signal when
-// the command was killed, 127 when it could not start), dumps the kernel log to
-// the first serial port if the status is not 0, syncs and reboots; QEMU runs
-// with -no-reboot, so that ends the VM.
+// a final line "@@gokmod-exit N@@" carrying the exit status N (128+signal
+// when the command was killed, 127 when it could not start); "@@gokmod-exit
+// N +nl@@" says that the newline before the marker was added by init to end
+// the command's last line, so the host can drop it and pass the output on
+// byte for byte. If N is not 0 it dumps the kernel log to the first serial
+// port. Then it syncs and reboots; QEMU runs with -no-reboot, so that ends the
+// VM.
 package main

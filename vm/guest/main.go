@@ -56,10 +56,14 @@ func run() int {
 	} else {
 		status = runCommand(t)
 	}
+	// The marker needs a line of its own; " +nl" tells the host that the
+	// newline before it is not the command's, so it can drop it again.
+	flag := ""
 	if t.last != '\n' && t.n > 0 {
 		_, _ = io.WriteString(out, "\n")
+		flag = " +nl"
 	}
-	fmt.Fprintf(out, "%s%d@@\n", Marker, status)
+	fmt.Fprintf(out, "%s%d%s@@\n", Marker, status, flag)
 	return status
 }
 
