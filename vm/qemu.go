@@ -74,20 +74,41 @@ func boot(ctx context.Context, s *bootSpec) (int, error) {
 	if err := cmd.Start(); err != nil {
 		return -1, fmt.Errorf("start qemu-system-x86_64 (apt-get install qemu-system-x86): %w", err)
 	}
+	status, werrOut := copyOutput(stdout, s.Out)
+	if werrOut != nil {
+		cancel()
+		_, _ = io.Copy(io.Discard, stdout)
+	}
+	werr := cmd.Wait()
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		return -1, fmt.Errorf("%s: timed out after %v; kernel log: %s", s.Kernel.Flavour, s.Timeout, s.LogPath)
+	case ctx.Err() != nil:
+		return -1, fmt.Errorf("%s: interrupted; kernel log: %s", s.Kernel.Flavour, s.LogPath)
+	case werr != nil:
+		return -1, fmt.Errorf("%s: qemu: %w %s; kernel log: %s", s.Kernel.Flavour, werr, qerr.String(), s.LogPath)
+	case status < 0:
+		return -1, fmt.Errorf("%s: %w; kernel log: %s", s.Kernel.Flavour, errNoStatus, s.LogPath)
+	}
+	return status, nil
+}
+
+// copyOutput copies the guest's output port to w up to its exit marker and
+// returns the status the marker carries (-1 without one). Each line is held
+// back until the next one arrives: the guest may have added the newline that
+// ends the last line before its marker ("+nl"), which is dropped again.
+func copyOutput(r io.Reader, w io.Writer) (int, error) {
 	status := -1
-	r := bufio.NewReaderSize(stdout, 64<<10)
-	// Each line is held back until the next one arrives: the guest may have
-	// added the newline that ends the last line before its marker.
+	br := bufio.NewReaderSize(r, 64<<10)
 	var pending string
+	var werr error
 	emit := func(text string) {
-		if text != "" {
-			if _, err := io.WriteString(s.Out, text); err != nil {
-				cancel()
-			}
+		if text != "" && werr == nil {
+			_, werr = io.WriteString(w, text)
 		}
 	}
-	for {
-		line, rerr := r.ReadString('\n')
+	for werr == nil {
+		line, rerr := br.ReadString('\n')
 		if rest, ok := strings.CutPrefix(line, marker); ok {
 			f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(rest), "@@"))
 			if len(f) > 0 {
@@ -109,16 +130,5 @@ func boot(ctx context.Context, s *bootSpec) (int, error) {
 		}
 	}
 	emit(pending)
-	werr := cmd.Wait()
-	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		return -1, fmt.Errorf("%s: timed out after %v; kernel log: %s", s.Kernel.Flavour, s.Timeout, s.LogPath)
-	case ctx.Err() != nil:
-		return -1, fmt.Errorf("%s: interrupted; kernel log: %s", s.Kernel.Flavour, s.LogPath)
-	case werr != nil:
-		return -1, fmt.Errorf("%s: qemu: %w %s; kernel log: %s", s.Kernel.Flavour, werr, qerr.String(), s.LogPath)
-	case status < 0:
-		return -1, fmt.Errorf("%s: %w; kernel log: %s", s.Kernel.Flavour, errNoStatus, s.LogPath)
-	}
-	return status, nil
+	return status, werr
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -225,5 +226,32 @@ func TestModuleSourcesComplete(t *testing.T) {
 		if !bytes.Contains(kbuild, []byte(m+".o")) {
 			t.Errorf("Kbuild does not build %s.o", m)
 		}
+	}
+}
+
+func TestCopyOutput(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		status         int
+	}{
+		{"lines", "a\nb\n@@gokmod-exit 0@@\n", "a\nb\n", 0},
+		{"unterminated", "a\nno newline\n@@gokmod-exit 3 +nl@@\n", "a\nno newline", 3},
+		{"empty", "@@gokmod-exit 0@@\n", "", 0},
+		{"blank last line kept", "a\n\n@@gokmod-exit 0@@\n", "a\n\n", 0},
+		{"no marker", "a\nb", "a\nb", -1},
+		{"marker-like text", "@@gokmod-exit x@@\n", "@@gokmod-exit x@@\n", -1},
+		{"killed", "x\n@@gokmod-exit 137@@\n", "x\n", 137},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			status, err := copyOutput(strings.NewReader(tt.in), &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status != tt.status || out.String() != tt.want {
+				t.Errorf("copyOutput(%q) = %d, %q; want %d, %q", tt.in, status, out.String(), tt.status, tt.want)
+			}
+		})
 	}
 }
