@@ -19,7 +19,7 @@ if ! /usr/local/go/bin/go version 2>/dev/null | grep -q "go$want"; then
 	rm -rf /usr/local/go
 	curl -fsSL "https://go.dev/dl/go$want.linux-amd64.tar.gz" | tar -C /usr/local -xz
 fi
-export PATH=/usr/local/go/bin:$PATH
+export PATH="/usr/local/go/bin:$PATH"
 go version
 
 cd "$src"
