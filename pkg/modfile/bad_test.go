@@ -46,7 +46,7 @@ func boundaries(t *testing.T, img []byte) []int {
 	}
 	set := map[int]bool{0: true, 4: true, 16: true, 52: true, 64: true, len(img) - 1: true}
 	set[int(f.shoff)] = true
-	for i, s := range f.sections {
+	for i, s := range f.allSections() {
 		set[int(s.Offset)] = true
 		set[int(s.Offset+s.Size)] = true
 		set[int(f.shoff)+i*int(f.shentsz)] = true
@@ -134,10 +134,11 @@ func TestBadInputs(t *testing.T) {
 		{name: "no .modinfo", data: patch(img, func(b []byte, f *File) {
 			// Rename the section: ".modinfo" -> ".modinf0".
 			s, _ := f.Section(".modinfo")
-			names := f.sections[len(f.sections)-1]
-			for i := range f.sections {
-				if f.sections[i].Name == ".shstrtab" {
-					names = f.sections[i]
+			all := f.allSections()
+			names := all[len(all)-1]
+			for i := range all {
+				if all[i].Name == ".shstrtab" {
+					names = all[i]
 				}
 			}
 			off := names.Offset + uint64(f.nameOff(s.hdrOff))

@@ -30,8 +30,10 @@ type File struct {
 	machine  uint16
 	shoff    uint64
 	shentsz  uint64
-	shdrs    []byte
-	sections []Section
+	shdrs    []byte    // the section header table
+	shnum    int       // entries in it
+	names    []byte    // the section name table
+	sections []Section // parsed on demand by allSections
 
 	info    Info
 	infoErr error
@@ -241,19 +243,60 @@ func (f *File) Image() ([]byte, error) {
 // Sections returns the section headers in index order (index 0, the null
 // section, included).
 func (f *File) Sections() []Section {
-	return append([]Section(nil), f.sections...)
+	return append([]Section(nil), f.allSections()...)
+}
+
+// allSections parses every section header once.
+func (f *File) allSections() []Section {
+	if f.sections == nil {
+		f.sections = make([]Section, f.shnum)
+		for i := range f.sections {
+			f.sections[i] = f.readShdr(uint64(i) * f.shentsz)
+			if off := uint64(f.nameOff(f.sections[i].hdrOff)); off < uint64(len(f.names)) {
+				f.sections[i].Name = cstring(f.names[off:])
+			}
+		}
+	}
+	return f.sections
+}
+
+// find returns the index of the first section called name that lies
+// within the image, as kmod finds it (index 0 skipped), without parsing
+// the others; past is set when a section of that name lies outside.
+func (f *File) find(name string) (idx int, past *Section) {
+	for i := 1; i < f.shnum; i++ {
+		hdr := uint64(i) * f.shentsz
+		off := uint64(f.order.Uint32(f.shdrs[hdr:]))
+		if off >= uint64(len(f.names)) || !cstringIs(f.names[off:], name) {
+			continue
+		}
+		s := f.readShdr(hdr)
+		if s.inFile {
+			return i, nil
+		}
+		if past == nil {
+			s.Name = name
+			past = &s
+		}
+	}
+	return -1, past
+}
+
+// cstringIs reports whether b starts with s followed by a NUL.
+func cstringIs(b []byte, s string) bool {
+	return len(b) > len(s) && b[len(s)] == 0 && string(b[:len(s)]) == s
 }
 
 // Section returns the first section called name, as kmod finds it: index 0
 // and sections lying outside the file are skipped.
 func (f *File) Section(name string) (*Section, bool) {
-	for i := 1; i < len(f.sections); i++ {
-		s := &f.sections[i]
-		if s.inFile && s.Name == name {
-			return s, true
-		}
+	i, _ := f.find(name)
+	if i < 0 {
+		return nil, false
 	}
-	return nil, false
+	s := f.readShdr(uint64(i) * f.shentsz)
+	s.Name = name
+	return &s, true
 }
 
 // SectionData returns a copy of the contents of the section called name.
@@ -267,14 +310,14 @@ func (f *File) SectionData(name string) ([]byte, error) {
 
 // sectionBytes returns the contents of a section without copying.
 func (f *File) sectionBytes(name string) ([]byte, error) {
-	if s, ok := f.Section(name); ok {
+	i, past := f.find(name)
+	if i >= 0 {
+		s := f.readShdr(uint64(i) * f.shentsz)
 		return f.readAt(s.Offset, s.Size)
 	}
-	for i := 1; i < len(f.sections); i++ {
-		if s := &f.sections[i]; s.Name == name {
-			return nil, fmt.Errorf("section %s (offset %d, size %d) lies past the end of the %d-byte image: %w",
-				name, s.Offset, s.Size, f.size, ErrTruncated)
-		}
+	if past != nil {
+		return nil, fmt.Errorf("section %s (offset %d, size %d) lies past the end of the %d-byte image: %w",
+			name, past.Offset, past.Size, f.size, ErrTruncated)
 	}
 	return nil, fmt.Errorf("%s: %w", name, ErrNoSection)
 }
@@ -352,11 +395,8 @@ func (f *File) parseHeaders() error {
 	if f.shdrs, err = f.readAt(f.shoff, shnum*f.shentsz); err != nil {
 		return fmt.Errorf("read section headers: %w", err)
 	}
-	f.sections = make([]Section, shnum)
-	for i := range f.sections {
-		f.sections[i] = f.readShdr(uint64(i) * f.shentsz)
-	}
-	strtab := f.sections[shstrndx]
+	f.shnum = int(shnum)
+	strtab := f.readShdr(shstrndx * f.shentsz)
 	if !strtab.inFile {
 		return fmt.Errorf("section name table (offset %d, size %d) past the end of the %d-byte image: %w",
 			strtab.Offset, strtab.Size, size, ErrTruncated)
@@ -368,12 +408,7 @@ func (f *File) parseHeaders() error {
 	if len(names) == 0 || names[len(names)-1] != 0 {
 		return fmt.Errorf("%w: section name table does not end with NUL", ErrBadELF)
 	}
-	for i := range f.sections {
-		s := &f.sections[i]
-		if off := uint64(f.nameOff(s.hdrOff)); off < uint64(len(names)) {
-			s.Name = cstring(names[off:])
-		}
-	}
+	f.names = names
 	return nil
 }
 

@@ -37,6 +37,7 @@ func (f *File) symbols() (syms []elf.Symbol, err error) {
 	if err != nil {
 		return nil, err
 	}
+	f.allSections()
 	ef, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadELF, err)
