@@ -383,3 +383,39 @@ func TestParams(t *testing.T) {
 		t.Errorf("Params() invalid mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestExportsPREL32 checks the Linux 6.5+ layout, where a namespace is
+// only reachable through the relocation of struct kernel_symbol's
+// namespace_offset field (PREL32: three 32-bit offsets).
+func TestExportsPREL32(t *testing.T) {
+	o := binary.ByteOrder(binary.LittleEndian)
+	// Section indexes: 1 .modinfo, 2 __ksymtab_gpl, 3 .rela__ksymtab_gpl,
+	// 4 __ksymtab_strings, 5 .symtab, 6 .strtab, 7 __kcrctab_gpl.
+	strtab := []byte("\x00__ksymtab_gokmod_fn\x00__crc_gokmod_fn\x00")
+	syms := []synthSym{
+		{info: 3, shndx: 4},                                 // 1: section symbol of __ksymtab_strings
+		{name: 1, info: 0x11, shndx: 2, size: 12},           // 2: __ksymtab_gokmod_fn, GLOBAL OBJECT
+		{name: 21, info: 0x11, shndx: 7, value: 0, size: 4}, // 3: __crc_gokmod_fn
+	}
+	crc := make([]byte, 4)
+	o.PutUint32(crc, 0xfeedface)
+	img := synthELF(true, o, 62, []synthSection{
+		{name: ".modinfo", typ: 1, data: []byte("license=GPL\x00")},
+		{name: "__ksymtab_gpl", typ: 1, flags: 2, data: make([]byte, 12)},
+		{name: ".rela__ksymtab_gpl", typ: 4, link: 5, info: 2, entsize: 24, data: append(
+			rela64(o, 4, 1, 2, 0), rela64(o, 8, 1, 2, 10)...)},
+		{name: "__ksymtab_strings", typ: 1, flags: 2, data: []byte("gokmod_fn\x00GOKMOD_NS\x00")},
+		{name: ".symtab", typ: 2, link: 6, info: 2, entsize: 24, data: symtab64(o, syms)},
+		{name: ".strtab", typ: 3, data: strtab},
+		{name: "__kcrctab_gpl", typ: 1, flags: 2, data: crc},
+	})
+	f, err := NewFileBytes(img)
+	if err != nil {
+		t.Fatalf("NewFileBytes = %v", err)
+	}
+	got, err := f.ExportedSymbols()
+	want := []Export{{Name: "gokmod_fn", GPLOnly: true, Namespace: "GOKMOD_NS", CRC: 0xfeedface, HasCRC: true}}
+	if diff := cmp.Diff(want, got); diff != "" || err != nil {
+		t.Errorf("ExportedSymbols() mismatch (-want +got), err %v:\n%s", err, diff)
+	}
+}

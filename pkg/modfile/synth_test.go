@@ -6,10 +6,13 @@ import (
 
 // synthSection is a section of a synthetic module.
 type synthSection struct {
-	name  string
-	typ   uint32
-	flags uint64
-	data  []byte
+	name    string
+	typ     uint32
+	flags   uint64
+	data    []byte
+	link    uint32
+	info    uint32
+	entsize uint64
 }
 
 // synthELF builds a minimal relocatable ELF file of either class and byte
@@ -57,12 +60,18 @@ func synthELF(is64 bool, order binary.ByteOrder, machine uint16, secs []synthSec
 			order.PutUint64(h[8:], s.flags)
 			order.PutUint64(h[24:], uint64(off))
 			order.PutUint64(h[32:], uint64(size))
+			order.PutUint32(h[40:], s.link)
+			order.PutUint32(h[44:], s.info)
 			order.PutUint64(h[48:], 1)
+			order.PutUint64(h[56:], s.entsize)
 		} else {
 			order.PutUint32(h[8:], uint32(s.flags))
 			order.PutUint32(h[16:], uint32(off))
 			order.PutUint32(h[20:], uint32(size))
+			order.PutUint32(h[24:], s.link)
+			order.PutUint32(h[28:], s.info)
 			order.PutUint32(h[32:], 1)
+			order.PutUint32(h[36:], uint32(s.entsize))
 		}
 		img = append(img, h...)
 	}
@@ -122,4 +131,35 @@ func thisModule(is64 bool, name string) []byte {
 	}
 	copy(b[off:], name)
 	return b
+}
+
+// synthSym is a symbol of a synthetic 64-bit symbol table.
+type synthSym struct {
+	name  uint32 // offset in .strtab
+	info  byte
+	shndx uint16
+	value uint64
+	size  uint64
+}
+
+func symtab64(order binary.ByteOrder, syms []synthSym) []byte {
+	b := make([]byte, 24) // the null symbol
+	for _, s := range syms {
+		e := make([]byte, 24)
+		order.PutUint32(e, s.name)
+		e[4] = s.info
+		order.PutUint16(e[6:], s.shndx)
+		order.PutUint64(e[8:], s.value)
+		order.PutUint64(e[16:], s.size)
+		b = append(b, e...)
+	}
+	return b
+}
+
+func rela64(order binary.ByteOrder, off uint64, sym uint32, typ uint32, addend int64) []byte {
+	e := make([]byte, 24)
+	order.PutUint64(e, off)
+	order.PutUint64(e[8:], uint64(sym)<<32|uint64(typ))
+	order.PutUint64(e[16:], uint64(addend))
+	return e
 }
