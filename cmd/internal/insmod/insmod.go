@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gokmod/gokmod/cmd/internal/cliapp"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/diagnose"
 	"github.com/gokmod/gokmod/pkg/kernel"
@@ -29,9 +30,9 @@ func Main(env *tool.Env) int {
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print each syscall made"},
 		&cli.BoolFlag{Name: "p", Hidden: true, Usage: "ignored, for compatibility"},
 	}
-	app := tool.NewApp(env, "insert a module into the Linux kernel", "filename [args]", flags,
+	app := cliapp.New(env, "insert a module into the Linux kernel", "filename [args]", flags,
 		func(c *cli.Context) error { return run(c, env) })
-	return tool.Run(env, app, 1)
+	return cliapp.Run(env, app, 1)
 }
 
 func run(c *cli.Context, env *tool.Env) error {

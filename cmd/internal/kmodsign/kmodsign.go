@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/gokmod/gokmod/cmd/internal/cliapp"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/modfile"
 	"github.com/gokmod/gokmod/pkg/modsig"
@@ -78,7 +79,7 @@ func Main(env *tool.Env) int {
 		&cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "show the version"},
 	}
 	u := &usager{}
-	app := tool.NewApp(env, "sign kernel modules", "", flags, func(c *cli.Context) error { return sign(c, env, u) })
+	app := cliapp.New(env, "sign kernel modules", "", flags, func(c *cli.Context) error { return sign(c, env, u) })
 	app.CustomAppHelpTemplate = fmt.Sprintf(usageText, env.Name()) + helpText
 	app.Commands = []*cli.Command{{
 		Name:      "verify",
@@ -90,7 +91,7 @@ func Main(env *tool.Env) int {
 		Action:             func(c *cli.Context) error { return verify(c, env, u) },
 		CustomHelpTemplate: fmt.Sprintf(usageText, env.Name()) + helpText,
 	}}
-	status := tool.Run(env, app, usageStatus)
+	status := cliapp.Run(env, app, usageStatus)
 	if status == usageStatus && !u.printed {
 		// A bad option: sign-file follows getopt's line with its usage.
 		fmt.Fprintf(env.Stderr, usageText, env.Name())

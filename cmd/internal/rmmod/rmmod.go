@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gokmod/gokmod/cmd/internal/cliapp"
 	"github.com/gokmod/gokmod/cmd/internal/logging"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/diagnose"
@@ -19,7 +20,7 @@ import (
 
 // Main runs gormmod.
 func Main(env *tool.Env) int {
-	return tool.Run(env, newApp(env, system{root: os.DirFS("/")}), 1)
+	return cliapp.Run(env, newApp(env, system{root: os.DirFS("/")}), 1)
 }
 
 func newApp(env *tool.Env, sys system) *cli.App {
@@ -28,7 +29,7 @@ func newApp(env *tool.Env, sys system) *cli.App {
 		&cli.BoolFlag{Name: "syslog", Aliases: []string{"s"}, Usage: "print messages to syslog, not stderr"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print each syscall made"},
 	}
-	return tool.NewApp(env, "remove modules from the Linux kernel", "modulename ...", flags,
+	return cliapp.New(env, "remove modules from the Linux kernel", "modulename ...", flags,
 		func(c *cli.Context) error { return run(c, env, sys) })
 }
 

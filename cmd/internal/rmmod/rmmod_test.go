@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gokmod/gokmod/cmd/internal/cliapp"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/kernel"
 )
@@ -78,7 +79,7 @@ func TestRmmod(t *testing.T) {
 			var out, errb bytes.Buffer
 			env := &tool.Env{Args: append([]string{"rmmod"}, tt.args...), Stdout: &out, Stderr: &errb}
 			sys := system{root: fixture(), kernel: k, builtin: func(n string) bool { return n == "vfat" }}
-			code := tool.Run(env, newApp(env, sys), 1)
+			code := cliapp.Run(env, newApp(env, sys), 1)
 			if code != tt.wantCode {
 				t.Errorf("rmmod %q = %d, want %d", tt.args, code, tt.wantCode)
 			}

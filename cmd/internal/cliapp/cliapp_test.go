@@ -1,10 +1,12 @@
-package tool
+package cliapp
 
 import (
 	"bytes"
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/gokmod/gokmod/cmd/internal/tool"
 )
 
 func TestRunUsageErrors(t *testing.T) {
@@ -24,12 +26,12 @@ func TestRunUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.args[1], func(t *testing.T) {
 			var stderr bytes.Buffer
-			env := &Env{Args: tt.args, Stdout: &bytes.Buffer{}, Stderr: &stderr}
+			env := &tool.Env{Args: tt.args, Stdout: &bytes.Buffer{}, Stderr: &stderr}
 			flags := []cli.Flag{
 				&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}},
 				&cli.StringFlag{Name: "field", Aliases: []string{"F"}},
 			}
-			app := NewApp(env, "", "", flags, func(*cli.Context) error { return nil })
+			app := New(env, "", "", flags, func(*cli.Context) error { return nil })
 			status := 2
 			if tt.args[0] == "insmod" {
 				status = 1
