@@ -20,31 +20,19 @@ func cmdDemo(ctx context.Context, args []string) (int, error) {
 	if len(args) > 0 {
 		return 2, usagef("demo: unexpected %q", args[0])
 	}
-	c, err := openCache()
+	s, err := openSession([]string{"debian612", "secure"})
 	if err != nil {
 		return 1, err
 	}
-	ps, err := provision(c, []string{"debian612", "secure"}, os.Stderr)
-	if err != nil {
-		return 1, err
-	}
-	ts, err := lockedBuildTools(c)
-	if err != nil {
-		return 1, err
-	}
-	tmp, err := os.MkdirTemp(c.path("tmp"), "run-")
-	if err != nil {
-		return 1, err
-	}
-	defer os.RemoveAll(tmp)
-	script := filepath.Join(tmp, "demo.sh")
+	defer s.close()
+	script := filepath.Join(s.tmp, "demo.sh")
 	if err := os.WriteFile(script, demoScript, 0o755); err != nil {
 		return 1, err
 	}
 	for _, part := range []struct{ flavour, name string }{{"debian612", "load"}, {"secure", "sign"}} {
-		p := ps[part.flavour]
+		p := s.ps[part.flavour]
 		fmt.Printf("\n######## %s: Linux %s in QEMU ########\n", part.flavour, p.K.Release)
-		status, err := runGuest(ctx, c, p, ts, &guestCmd{
+		status, err := runGuest(ctx, s.c, p, s.ts, &guestCmd{
 			Argv:    []string{"/bin/sh", guestRun + "/demo.sh", part.name},
 			Extra:   map[string]string{guestRun + "/demo.sh": script},
 			Cwd:     guestModules,

@@ -399,13 +399,14 @@ func runGuest(ctx context.Context, c *Cache, p *prepared, ts *toolset, r *guestC
 	return status, err
 }
 
-// single provisions one flavour and builds the tools.
-func single(flavour string) (*Cache, *prepared, *toolset, error) {
+// prepare opens the cache, provisions the flavours and builds the guest
+// tools: what every command that boots a guest does first.
+func prepare(names []string) (*Cache, map[string]*prepared, *toolset, error) {
 	c, err := openCache()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ps, err := provision(c, []string{flavour}, os.Stderr)
+	ps, err := provision(c, names, os.Stderr)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -413,8 +414,33 @@ func single(flavour string) (*Cache, *prepared, *toolset, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return c, ps[flavour], ts, nil
+	return c, ps, ts, nil
 }
+
+// session is what prepare returns, plus a scratch directory under the
+// cache for the files a command hands its guests.
+type session struct {
+	c   *Cache
+	ps  map[string]*prepared
+	ts  *toolset
+	tmp string // removed by close
+}
+
+// openSession prepares the flavours and makes the scratch directory.
+func openSession(names []string) (*session, error) {
+	c, ps, ts, err := prepare(names)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(c.path("tmp"), "run-")
+	if err != nil {
+		return nil, err
+	}
+	return &session{c: c, ps: ps, ts: ts, tmp: tmp}, nil
+}
+
+// close removes the scratch directory.
+func (s *session) close() { os.RemoveAll(s.tmp) }
 
 func cmdRun(ctx context.Context, args []string) (int, error) {
 	fs := newFlags("run")
@@ -431,10 +457,11 @@ func cmdRun(ctx context.Context, args []string) (int, error) {
 	if fs.NArg() == 0 {
 		return 2, usagef("run: no command")
 	}
-	c, p, ts, err := single(*kernel)
+	c, ps, ts, err := prepare([]string{*kernel})
 	if err != nil {
 		return 1, err
 	}
+	p := ps[*kernel]
 	return runGuest(ctx, c, p, ts, &guestCmd{
 		Argv: fs.Args(), Env: envs, Timeout: *timeout, Out: os.Stdout,
 	})
@@ -470,10 +497,11 @@ func cmdExec(ctx context.Context, args []string) (int, error) {
 			}
 		}
 	}
-	c, p, ts, err := single(*kernel)
+	c, ps, ts, err := prepare([]string{*kernel})
 	if err != nil {
 		return 1, err
 	}
+	p := ps[*kernel]
 	guestBinPath := guestRun + "/" + filepath.Base(bin)
 	r := &guestCmd{
 		Argv:    append([]string{guestBinPath}, fs.Args()[1:]...),

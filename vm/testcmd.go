@@ -68,28 +68,16 @@ func cmdTest(ctx context.Context, args []string) (int, error) {
 	if *jobs < 1 {
 		return 2, usagef("test: --jobs must be at least 1")
 	}
-	c, err := openCache()
+	s, err := openSession(names)
 	if err != nil {
 		return 1, err
 	}
-	ps, err := provision(c, names, os.Stderr)
-	if err != nil {
-		return 1, err
-	}
-	ts, err := lockedBuildTools(c)
-	if err != nil {
-		return 1, err
-	}
-	tmp, err := os.MkdirTemp(c.path("tmp"), "run-")
-	if err != nil {
-		return 1, err
-	}
-	defer os.RemoveAll(tmp)
+	defer s.close()
 	root, err := repoRoot()
 	if err != nil {
 		return 1, err
 	}
-	testBin := filepath.Join(tmp, "tests.test")
+	testBin := filepath.Join(s.tmp, "tests.test")
 	fmt.Fprintf(os.Stderr, "gokmod-vm: compiling ./tests\n")
 	if err := commandEnv(root, []string{"CGO_ENABLED=0"}, "go", "test", "-c", "-o", testBin, "./tests/"); err != nil {
 		return 1, err
@@ -126,7 +114,7 @@ func cmdTest(ctx context.Context, args []string) (int, error) {
 				out = io.MultiWriter(&r.Output, os.Stdout)
 				fmt.Printf("==== %s ====\n", r.Flavour)
 			}
-			r.Status, r.Err = runGuest(ctx, c, ps[r.Flavour], ts, &guestCmd{
+			r.Status, r.Err = runGuest(ctx, s.c, s.ps[r.Flavour], s.ts, &guestCmd{
 				Argv:    testArgs,
 				Extra:   map[string]string{guestRun + "/tests.test": testBin},
 				Cwd:     guestPkg,

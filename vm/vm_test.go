@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"debug/elf"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokmod/gokmod/pkg/modfile/modfiletest"
 )
 
 func TestMissingConfig(t *testing.T) {
@@ -56,46 +57,6 @@ func TestSecureFragmentParses(t *testing.T) {
 	}
 }
 
-// modinfoELF builds a minimal ELF64 relocatable with a .modinfo section.
-func modinfoELF(t *testing.T, modinfo string) []byte {
-	t.Helper()
-	shstr := "\x00.modinfo\x00.shstrtab\x00"
-	var b bytes.Buffer
-	b.Write(make([]byte, 64))
-	infoOff := b.Len()
-	b.WriteString(modinfo)
-	strOff := b.Len()
-	b.WriteString(shstr)
-	for b.Len()%8 != 0 {
-		b.WriteByte(0)
-	}
-	shoff := b.Len()
-	le := binary.LittleEndian
-	sh := func(name, typ uint32, off, size int) {
-		var s [64]byte
-		le.PutUint32(s[0:], name)
-		le.PutUint32(s[4:], typ)
-		le.PutUint64(s[24:], uint64(off))
-		le.PutUint64(s[32:], uint64(size))
-		le.PutUint64(s[48:], 1)
-		b.Write(s[:])
-	}
-	sh(0, 0, 0, 0)
-	sh(1, uint32(elf.SHT_PROGBITS), infoOff, len(modinfo))
-	sh(10, uint32(elf.SHT_STRTAB), strOff, len(shstr))
-	out := b.Bytes()
-	copy(out, "\x7fELF\x02\x01\x01")
-	le.PutUint16(out[16:], uint16(elf.ET_REL))
-	le.PutUint16(out[18:], uint16(elf.EM_X86_64))
-	le.PutUint32(out[20:], 1)
-	le.PutUint64(out[40:], uint64(shoff))
-	le.PutUint16(out[52:], 64)
-	le.PutUint16(out[58:], 64)
-	le.PutUint16(out[60:], 3)
-	le.PutUint16(out[62:], 2)
-	return out
-}
-
 func TestEditModinfo(t *testing.T) {
 	orig := "license=GPL and additional rights\x00vermagic=6.1.0-56-amd64 SMP mod_unload modversions \x00name=x\x00"
 	tests := []struct {
@@ -114,7 +75,7 @@ func TestEditModinfo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "m.ko")
-			if err := os.WriteFile(p, modinfoELF(t, orig), 0o644); err != nil {
+			if err := os.WriteFile(p, modfiletest.Module(orig), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			err := editModinfo(p, tt.key, tt.edit)
@@ -207,7 +168,7 @@ func TestExtractVmlinuxRejects(t *testing.T) {
 	if _, err := extractVmlinux(p); err == nil {
 		t.Error("extractVmlinux accepted zeros")
 	}
-	if err := checkPVH(modinfoELF(t, "x=y\x00")); !errors.Is(err, errNoPVH) {
+	if err := checkPVH(modfiletest.Module("x=y\x00")); !errors.Is(err, errNoPVH) {
 		t.Errorf("checkPVH(ELF without notes) = %v, want %v", err, errNoPVH)
 	}
 }

@@ -4,29 +4,11 @@ import (
 	"errors"
 	"syscall"
 	"testing"
-	"testing/fstest"
 
 	"github.com/gokmod/gokmod/pkg/kernel"
+	"github.com/gokmod/gokmod/pkg/loader/loadertest"
 	"github.com/google/go-cmp/cmp"
 )
-
-func sysFixture() fstest.MapFS {
-	return fstest.MapFS{
-		"sys/module/kaidock_export/initstate":            {Data: []byte("live\n")},
-		"sys/module/kaidock_export/coresize":             {Data: []byte("8192\n")},
-		"sys/module/kaidock_export/refcnt":               {Data: []byte("1\n")},
-		"sys/module/kaidock_export/holders/kaidock_user": {},
-		"sys/module/kaidock_user/initstate":              {Data: []byte("live\n")},
-		"sys/module/kaidock_user/coresize":               {Data: []byte("8192\n")},
-		"sys/module/kaidock_user/refcnt":                 {Data: []byte("0\n")},
-		"sys/module/busy/initstate":                      {Data: []byte("live\n")},
-		"sys/module/busy/coresize":                       {Data: []byte("8192\n")},
-		"sys/module/busy/refcnt":                         {Data: []byte("2\n")},
-		"sys/module/ext4/parameters/x":                   {Data: []byte("1\n")},
-		"sys/module/noref/initstate":                     {Data: []byte("live\n")},
-		"sys/module/noref/coresize":                      {Data: []byte("8192\n")},
-	}
-}
 
 func TestUnload(t *testing.T) {
 	builtin := func(n string) bool { return n == "vfat" }
@@ -56,7 +38,7 @@ func TestUnload(t *testing.T) {
 			if tt.kerr != nil {
 				k.errs = []error{tt.kerr}
 			}
-			err := Unload(tt.mod, UnloadOptions{Force: tt.force, Root: sysFixture(), Kernel: k, Builtin: builtin})
+			err := Unload(tt.mod, UnloadOptions{Force: tt.force, Root: loadertest.SysModule(), Kernel: k, Builtin: builtin})
 			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Unload(%q) = %v, want %v", tt.mod, err, tt.wantErr)
 			}

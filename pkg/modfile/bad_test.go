@@ -8,6 +8,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/gokmod/gokmod/pkg/modfile/modfiletest"
 	"github.com/gokmod/gokmod/pkg/modsig"
 )
 
@@ -183,10 +184,10 @@ func FuzzParse(f *testing.F) {
 	}
 	for _, is64 := range []bool{false, true} {
 		for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
-			f.Add(synthELF(is64, order, 3, []synthSection{
-				{name: ".modinfo", typ: 1, data: []byte("license=GPL\x00parm=a:b\x00parmtype=a:int\x00vermagic=x\x00")},
-				{name: "__versions", typ: 1, flags: 2, data: versionsSection(is64, order, []Version{{"x", 1}})},
-				{name: ".gnu.linkonce.this_module", typ: 1, data: thisModule(is64, "fuzz")},
+			f.Add(modfiletest.ELF(is64, order, 3, []modfiletest.Section{
+				{Name: ".modinfo", Type: 1, Data: []byte("license=GPL\x00parm=a:b\x00parmtype=a:int\x00vermagic=x\x00")},
+				{Name: "__versions", Type: 1, Flags: 2, Data: versionsSection(is64, order, []Version{{"x", 1}})},
+				{Name: ".gnu.linkonce.this_module", Type: 1, Data: thisModule(is64, "fuzz")},
 			}))
 		}
 	}

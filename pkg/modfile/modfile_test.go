@@ -17,6 +17,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/gokmod/gokmod/pkg/compression"
+	"github.com/gokmod/gokmod/pkg/modfile/modfiletest"
 	"github.com/gokmod/gokmod/pkg/modsig"
 )
 
@@ -313,10 +314,10 @@ func TestSynthetic(t *testing.T) {
 		{"64-bit little-endian", true, binary.LittleEndian, Class64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			img := synthELF(tc.is64, tc.order, 22, []synthSection{
-				{name: ".modinfo", typ: 1, flags: 2, data: []byte("\x00\x00license=GPL\x00alias=a\x00alias=b\x00\x00parm=p:desc\x00parmtype=p:int\x00vermagic=6.1 SMP\x00flag")},
-				{name: "__versions", typ: 1, flags: 2, data: versionsSection(tc.is64, tc.order, vs)},
-				{name: ".gnu.linkonce.this_module", typ: 1, flags: 3, data: thisModule(tc.is64, "synthetic")},
+			img := modfiletest.ELF(tc.is64, tc.order, 22, []modfiletest.Section{
+				{Name: ".modinfo", Type: 1, Flags: 2, Data: []byte("\x00\x00license=GPL\x00alias=a\x00alias=b\x00\x00parm=p:desc\x00parmtype=p:int\x00vermagic=6.1 SMP\x00flag")},
+				{Name: "__versions", Type: 1, Flags: 2, Data: versionsSection(tc.is64, tc.order, vs)},
+				{Name: ".gnu.linkonce.this_module", Type: 1, Flags: 3, Data: thisModule(tc.is64, "synthetic")},
 			})
 			f, err := NewFile(bytes.NewReader(img), int64(len(img)))
 			if err != nil {
@@ -399,15 +400,15 @@ func TestExportsPREL32(t *testing.T) {
 	}
 	crc := make([]byte, 4)
 	o.PutUint32(crc, 0xfeedface)
-	img := synthELF(true, o, 62, []synthSection{
-		{name: ".modinfo", typ: 1, data: []byte("license=GPL\x00")},
-		{name: "__ksymtab_gpl", typ: 1, flags: 2, data: make([]byte, 12)},
-		{name: ".rela__ksymtab_gpl", typ: 4, link: 5, info: 2, entsize: 24, data: append(
+	img := modfiletest.ELF(true, o, 62, []modfiletest.Section{
+		{Name: ".modinfo", Type: 1, Data: []byte("license=GPL\x00")},
+		{Name: "__ksymtab_gpl", Type: 1, Flags: 2, Data: make([]byte, 12)},
+		{Name: ".rela__ksymtab_gpl", Type: 4, Link: 5, Info: 2, Entsize: 24, Data: append(
 			rela64(o, 4, 1, 2, 0), rela64(o, 8, 1, 2, 10)...)},
-		{name: "__ksymtab_strings", typ: 1, flags: 2, data: []byte("gokmod_fn\x00GOKMOD_NS\x00")},
-		{name: ".symtab", typ: 2, link: 6, info: 2, entsize: 24, data: symtab64(o, syms)},
-		{name: ".strtab", typ: 3, data: strtab},
-		{name: "__kcrctab_gpl", typ: 1, flags: 2, data: crc},
+		{Name: "__ksymtab_strings", Type: 1, Flags: 2, Data: []byte("gokmod_fn\x00GOKMOD_NS\x00")},
+		{Name: ".symtab", Type: 2, Link: 6, Info: 2, Entsize: 24, Data: symtab64(o, syms)},
+		{Name: ".strtab", Type: 3, Data: strtab},
+		{Name: "__kcrctab_gpl", Type: 1, Flags: 2, Data: crc},
 	})
 	f, err := NewFileBytes(img)
 	if err != nil {

@@ -5,13 +5,13 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokmod/gokmod/cmd/internal/cliapp"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/kernel"
+	"github.com/gokmod/gokmod/pkg/loader/loadertest"
 )
 
 type fakeKernel struct {
@@ -27,23 +27,6 @@ func (k *fakeKernel) DeleteModule(name string, flags int) error {
 		return k.err
 	}
 	return nil
-}
-
-func fixture() fstest.MapFS {
-	return fstest.MapFS{
-		"sys/module/kaidock_export/initstate":            {Data: []byte("live\n")},
-		"sys/module/kaidock_export/coresize":             {Data: []byte("8192\n")},
-		"sys/module/kaidock_export/refcnt":               {Data: []byte("1\n")},
-		"sys/module/kaidock_export/holders/kaidock_user": {},
-		"sys/module/kaidock_user/initstate":              {Data: []byte("live\n")},
-		"sys/module/kaidock_user/coresize":               {Data: []byte("8192\n")},
-		"sys/module/kaidock_user/refcnt":                 {Data: []byte("0\n")},
-		"sys/module/busy/initstate":                      {Data: []byte("live\n")},
-		"sys/module/busy/coresize":                       {Data: []byte("8192\n")},
-		"sys/module/busy/refcnt":                         {Data: []byte("3\n")},
-		"sys/module/ext4/parameters/x":                   {Data: []byte("1\n")},
-		"sys/module/noref/initstate":                     {Data: []byte("live\n")},
-	}
 }
 
 func TestRmmod(t *testing.T) {
@@ -78,7 +61,7 @@ func TestRmmod(t *testing.T) {
 			k := &fakeKernel{err: tt.kerr}
 			var out, errb bytes.Buffer
 			env := &tool.Env{Args: append([]string{"rmmod"}, tt.args...), Stdout: &out, Stderr: &errb}
-			sys := system{root: fixture(), kernel: k, builtin: func(n string) bool { return n == "vfat" }}
+			sys := system{root: loadertest.SysModule(), kernel: k, builtin: func(n string) bool { return n == "vfat" }}
 			code := cliapp.Run(env, newApp(env, sys), 1)
 			if code != tt.wantCode {
 				t.Errorf("rmmod %q = %d, want %d", tt.args, code, tt.wantCode)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokmod/gokmod/pkg/modfile"
+	"github.com/gokmod/gokmod/pkg/modfile/modfiletest"
 	"github.com/gokmod/gokmod/pkg/modsig"
 )
 
@@ -90,7 +91,7 @@ func verify(t *testing.T, path string, cert *x509.Certificate) []byte {
 
 func TestFile(t *testing.T) {
 	s, cert := testSigner(t)
-	module := fakeModule("license=GPL\x00name=fake\x00")
+	module := modfiletest.Module("license=GPL\x00name=fake\x00")
 	wantP7, err := s.PKCS7(module)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +215,7 @@ func TestFile(t *testing.T) {
 // temporary file in its directory.
 func TestFileBadInputs(t *testing.T) {
 	s, cert := testSigner(t)
-	module := fakeModule("license=GPL\x00")
+	module := modfiletest.Module("license=GPL\x00")
 	otherP7, _ := s.PKCS7([]byte("other content"))
 	block, _ := s.Sign(module)
 	lying := append(bytes.Clone(module), block...)
@@ -266,7 +267,7 @@ func TestFileBadInputs(t *testing.T) {
 
 // noModinfo is a valid ELF object without a .modinfo section.
 func noModinfo() []byte {
-	b := fakeModule("x=y\x00")
+	b := modfiletest.Module("x=y\x00")
 	i := bytes.Index(b, []byte(".modinfo"))
 	copy(b[i:], ".nomodin")
 	return b
@@ -300,7 +301,7 @@ func (f *failingFile) Sync() error {
 // fails, leaves the old module in place and no temporary file.
 func TestFileInterruptedWrite(t *testing.T) {
 	s, _ := testSigner(t)
-	module := fakeModule("license=GPL\x00name=fake\x00")
+	module := modfiletest.Module("license=GPL\x00name=fake\x00")
 	for _, tt := range []failingFile{{limit: 100}, {limit: len(module) + 10}, {limit: 1 << 30, failSync: true}} {
 		t.Run(fmt.Sprintf("limit %d sync %v", tt.limit, tt.failSync), func(t *testing.T) {
 			saved := createTemp
@@ -333,7 +334,7 @@ func TestFileInterruptedWrite(t *testing.T) {
 func TestTree(t *testing.T) {
 	s, cert := testSigner(t)
 	dir := t.TempDir()
-	module := fakeModule("license=GPL\x00")
+	module := modfiletest.Module("license=GPL\x00")
 	var want []string
 	for i := range 20 {
 		want = append(want, writeModule(t, dir, fmt.Sprintf("kernel/d%d/m%02d.ko", i%3, i), module, 0o644))
