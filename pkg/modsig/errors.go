@@ -9,8 +9,11 @@ var (
 	// signer.
 	ErrMalformed = errors.New("malformed module signature")
 
-	// ErrUnknownHash reports a digest that Sign does not support.
+	// ErrUnknownHash reports a digest that SignedData does not support.
 	ErrUnknownHash = errors.New("unknown hash algorithm")
+	// ErrUnknownKeyAlgo reports a public-key algorithm that SignedData
+	// does not support.
+	ErrUnknownKeyAlgo = errors.New("unknown key algorithm")
 	// ErrKeyMismatch reports a private key that is not the certificate's.
 	ErrKeyMismatch = errors.New("private key does not match the certificate")
 	// ErrKeyType reports a key the kernel cannot verify module signatures with.
