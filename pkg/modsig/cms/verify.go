@@ -1,4 +1,4 @@
-package modsig
+package cms
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
+
+	"github.com/gokmod/gokmod/pkg/modsig"
 )
 
 // Verify checks the signature appended to a module image as the kernel
@@ -14,18 +16,18 @@ import (
 // certs (by issuer and serial number, or by subject key identifier), and
 // the signature must verify with that certificate's key over the digest
 // of the content. It returns the signature and the certificate that
-// signed it. Errors wrap ErrNotSigned, ErrMalformed,
+// signed it. Errors wrap ErrNotSigned, modsig.ErrMalformed,
 // ErrUnknownSigner or ErrBadSignature, or ErrKeyType when the signer's
 // certificate holds a key that is neither RSA nor ECDSA.
-func Verify(image []byte, certs []*x509.Certificate) (*Signature, *x509.Certificate, error) {
-	content, sig, err := Split(image)
+func Verify(image []byte, certs []*x509.Certificate) (*modsig.Signature, *x509.Certificate, error) {
+	content, sig, err := modsig.Split(image)
 	if err != nil {
 		return nil, nil, err
 	}
 	if sig == nil {
 		return nil, nil, ErrNotSigned
 	}
-	if sig.IDType != PKCS7 {
+	if sig.IDType != modsig.PKCS7 {
 		return sig, nil, fmt.Errorf("%w: signature id type is %v, the kernel wants PKCS#7", ErrBadSignature, sig.IDType)
 	}
 	if !sig.BareTrailer() {
@@ -69,7 +71,7 @@ func Verify(image []byte, certs []*x509.Certificate) (*Signature, *x509.Certific
 	return sig, cert, nil
 }
 
-func findSigner(id SignerID, certs []*x509.Certificate) *x509.Certificate {
+func findSigner(id modsig.SignerID, certs []*x509.Certificate) *x509.Certificate {
 	for _, c := range certs {
 		if id.SKID != nil {
 			if len(c.SubjectKeyId) > 0 && bytes.Equal(c.SubjectKeyId, id.SKID) {

@@ -1,4 +1,4 @@
-package modsig
+package cms
 
 import (
 	"crypto"
@@ -13,6 +13,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+
+	"github.com/gokmod/gokmod/pkg/modsig"
 )
 
 // Options say how Sign identifies the signer and digests the module.
@@ -33,15 +35,15 @@ type Signer struct {
 	key     crypto.Signer
 	cert    *x509.Certificate
 	hash    crypto.Hash
-	keyAlgo string // "rsa" or "ecdsa", as SignedData names it
-	id      SignerID
+	keyAlgo string // "rsa" or "ecdsa", as modsig.SignedData names it
+	id      modsig.SignerID
 	rand    io.Reader
 }
 
 // NewSigner checks that key and cert belong together and that the key
 // type and digest are ones the kernel verifies (RSA, ECDSA P-256/P-384),
 // so that nothing is written with a signature no kernel accepts.
-// Errors wrap ErrUnknownHash, ErrKeyMismatch, ErrKeyType or
+// Errors wrap modsig.ErrUnknownHash, ErrKeyMismatch, ErrKeyType or
 // ErrNoSKID.
 func NewSigner(key crypto.Signer, cert *x509.Certificate, opts Options) (*Signer, error) {
 	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
@@ -67,13 +69,13 @@ func NewSigner(key crypto.Signer, cert *x509.Certificate, opts Options) (*Signer
 		if len(cert.SubjectKeyId) == 0 {
 			return nil, ErrNoSKID
 		}
-		s.id = SignerID{SKID: cert.SubjectKeyId}
+		s.id = modsig.SignerID{SKID: cert.SubjectKeyId}
 	} else {
-		s.id = SignerID{RawIssuer: cert.RawIssuer, Serial: cert.SerialNumber}
+		s.id = modsig.SignerID{RawIssuer: cert.RawIssuer, Serial: cert.SerialNumber}
 	}
 	// Build once without a signature value: this checks the digest
 	// before anything is signed.
-	if _, err := SignedData(s.hash, s.keyAlgo, s.id, nil); err != nil {
+	if _, err := modsig.SignedData(s.hash, s.keyAlgo, s.id, nil); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -100,7 +102,7 @@ func (s *Signer) PKCS7Digest(digest []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
-	return SignedData(s.hash, s.keyAlgo, s.id, value)
+	return modsig.SignedData(s.hash, s.keyAlgo, s.id, value)
 }
 
 // Sign returns the block to append to content: the PKCS#7 signature,
@@ -110,5 +112,5 @@ func (s *Signer) Sign(content []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Block(p7), nil
+	return modsig.Block(p7), nil
 }
