@@ -19,6 +19,7 @@ import (
 	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/loader"
 	"github.com/gokmod/gokmod/pkg/modsig"
+	"github.com/gokmod/gokmod/pkg/modsig/cms"
 	"github.com/gokmod/gokmod/pkg/sysmod"
 )
 
@@ -108,11 +109,11 @@ func (b *bed) signBytes(data []byte, key, dst string) string {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	k, err := modsig.ParsePrivateKey(priv)
+	k, err := cms.ParsePrivateKey(priv)
 	if err != nil {
 		b.t.Fatalf("parse %s.priv: %v", key, err)
 	}
-	cert, err := modsig.ParseCertificate(der)
+	cert, err := cms.ParseCertificate(der)
 	if err != nil {
 		b.t.Fatalf("parse %s.der: %v", key, err)
 	}
@@ -120,7 +121,7 @@ func (b *bed) signBytes(data []byte, key, dst string) string {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	s, err := modsig.NewSigner(k, cert, modsig.Options{Hash: hash})
+	s, err := cms.NewSigner(k, cert, cms.Options{Hash: hash})
 	if err != nil {
 		b.t.Fatalf("signer for %s: %v", key, err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/modsig"
+	"github.com/gokmod/gokmod/pkg/modsig/cms"
 )
 
 // secureBed skips unless the kernel enforces signatures and trusts the
@@ -178,17 +179,17 @@ func TestBadSignaturesRejected(t *testing.T) {
 	var certs []*x509.Certificate
 	for _, k := range []string{"rsa2048", "rsa4096", "ecdsa256"} {
 		_, der := b.key(k)
-		c, err := modsig.ParseCertificate(mustRead(t, der))
+		c, err := cms.ParseCertificate(mustRead(t, der))
 		if err != nil {
 			t.Fatal(err)
 		}
 		certs = append(certs, c)
 	}
-	if _, _, err := modsig.Verify(signed, certs); err != nil {
+	if _, _, err := cms.Verify(signed, certs); err != nil {
 		t.Errorf("Verify(good) = %v", err)
 	}
 	for _, tt := range tests {
-		if _, _, err := modsig.Verify(tt.data, certs); err == nil {
+		if _, _, err := cms.Verify(tt.data, certs); err == nil {
 			t.Errorf("Verify(%s) = nil, want an error", tt.name)
 		}
 	}

@@ -13,8 +13,13 @@
 //	[ "~Module signature appended~\n" ]
 //
 // Split takes such an image apart and describes the signature the way
-// kmod's modinfo does (signer, sig_key, sig_hashalgo, signature). Sign
-// builds the kernel's format, a detached PKCS#7 SignedData without
-// certificates or signed attributes, as scripts/sign-file does, and Verify
-// checks an appended signature as the kernel does.
+// kmod's modinfo does (signer, sig_key, sig_hashalgo, signature).
+// SignedData and Block build the kernel's format around a signature value,
+// a detached PKCS#7 SignedData without certificates or signed attributes,
+// as scripts/sign-file does.
+//
+// This package is the format only: it needs no crypto beyond crypto.Hash
+// constants, so that programs which only read signatures do not link
+// crypto/x509, net, RSA or ECDSA. Making and checking signature values
+// with keys and certificates is package cms (pkg/modsig/cms).
 package modsig

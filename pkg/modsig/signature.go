@@ -2,6 +2,7 @@ package modsig
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/binary"
 	"fmt"
 )
@@ -57,8 +58,39 @@ type Signature struct {
 	Value    []byte // the raw signature bytes kmod prints as "signature"
 	Raw      []byte // the whole signature blob as appended (for PGP/X509: signer, key id and signature)
 
-	signer *signerInfo // PKCS#7 only: what Verify needs
+	signer      *signerInfo // PKCS#7 only: what a verifier needs
+	bareTrailer bool        // struct module_signature has only id_type and sig_len set
 }
+
+// SignerInfo is what a verifier needs of a PKCS#7 signer beyond the
+// Signature's own fields.
+type SignerInfo struct {
+	ID SignerID
+	// Hash is the digest over the module content; 0 when Go has none
+	// for the digest named in HashAlgo.
+	Hash crypto.Hash
+	// SignedAttrs reports signed attributes, which the kernel refuses in
+	// module signatures.
+	SignedAttrs bool
+}
+
+// SignerInfo describes the PKCS#7 signer; ok is false for the PGP and
+// X509 id types.
+func (s *Signature) SignerInfo() (si SignerInfo, ok bool) {
+	if s.signer == nil {
+		return SignerInfo{}, false
+	}
+	return SignerInfo{
+		ID:          SignerID{RawIssuer: s.signer.rawIssuer, Serial: s.signer.serial, SKID: s.signer.skid},
+		Hash:        s.signer.digest.hash,
+		SignedAttrs: s.signer.signedAttrs,
+	}, true
+}
+
+// BareTrailer reports whether struct module_signature has zeros in every
+// field but id_type and sig_len, as the kernel requires of PKCS#7
+// signatures.
+func (s *Signature) BareTrailer() bool { return s.bareTrailer }
 
 // KmodShows reports whether kmod 30 (Debian 12's modinfo) decodes this
 // signature and prints its sig_id, signer, sig_key, sig_hashalgo and
@@ -160,6 +192,7 @@ func Split(image []byte) (content []byte, sig *Signature, err error) {
 			return image, nil, err
 		}
 		sig.Raw = blob[len(blob)-int(t.sigLen):]
+		sig.bareTrailer = t.algo == 0 && t.hash == 0 && t.signerLen == 0 && t.keyID == 0 && t.pad == [3]byte{}
 		return image[:start], sig, nil
 	}
 	sig = &Signature{

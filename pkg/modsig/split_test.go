@@ -67,8 +67,11 @@ func TestSplitSignFile(t *testing.T) {
 			if !bytes.HasSuffix(sig.Raw, sig.Value) {
 				t.Errorf("Split(%s) Value is not the end of the PKCS#7 blob", tt.file)
 			}
+			if !sig.BareTrailer() {
+				t.Errorf("Split(%s).BareTrailer() = false, want true (sign-file sets only id_type and sig_len)", tt.file)
+			}
 			got := *sig
-			got.Value, got.Raw, got.signer = nil, nil, nil
+			got.Value, got.Raw, got.signer, got.bareTrailer = nil, nil, nil, false
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(Signature{})); diff != "" {
 				t.Errorf("Split(%s) signature mismatch (-want +got):\n%s", tt.file, diff)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/modfile"
 	"github.com/gokmod/gokmod/pkg/modsig"
+	"github.com/gokmod/gokmod/pkg/modsig/cms"
 	"github.com/gokmod/gokmod/pkg/modsig/signing"
 )
 
@@ -222,28 +223,28 @@ func readCert(path string) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := modsig.ParseCertificate(data)
+	cert, err := cms.ParseCertificate(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cert, nil
 }
 
-func (j *job) signer(cert *x509.Certificate, hash crypto.Hash, bySKID bool) (*modsig.Signer, error) {
+func (j *job) signer(cert *x509.Certificate, hash crypto.Hash, bySKID bool) (*cms.Signer, error) {
 	data, err := os.ReadFile(j.keyPath)
 	if err != nil {
 		j.env.Errorf("%v", err)
 		return nil, tool.Exit(1)
 	}
-	key, err := modsig.ParsePrivateKey(data)
+	key, err := cms.ParsePrivateKey(data)
 	if err != nil {
 		j.env.Errorf("%s: %v", j.keyPath, err)
 		return nil, tool.Exit(1)
 	}
-	s, err := modsig.NewSigner(key, cert, modsig.Options{Hash: hash, BySKID: bySKID})
+	s, err := cms.NewSigner(key, cert, cms.Options{Hash: hash, BySKID: bySKID})
 	if err != nil {
 		j.env.Errorf("%s and %s: %v", j.keyPath, j.certPath, err)
-		if errors.Is(err, modsig.ErrKeyMismatch) {
+		if errors.Is(err, cms.ErrKeyMismatch) {
 			j.env.Hintf("give the certificate made for this key (openssl req -x509 -key %s ...)", j.keyPath)
 		}
 		return nil, tool.Exit(1)
@@ -406,15 +407,15 @@ func verifyOne(path string, certs []*x509.Certificate) (string, bool) {
 	if err != nil {
 		return fmt.Sprintf("error: %s: %v", path, err), false
 	}
-	sig, cert, err := modsig.Verify(image, certs)
+	sig, cert, err := cms.Verify(image, certs)
 	switch {
 	case err == nil:
 		return fmt.Sprintf("ok (signer %q, %s %s, certificate %q)", signerName(sig), sig.KeyAlgo, sig.HashAlgo, cert.Subject.CommonName), true
-	case errors.Is(err, modsig.ErrNotSigned):
+	case errors.Is(err, cms.ErrNotSigned):
 		return "not signed", false
-	case errors.Is(err, modsig.ErrUnknownSigner):
-		return fmt.Sprintf("unknown signer (%s)", strings.TrimPrefix(err.Error(), modsig.ErrUnknownSigner.Error()+": ")), false
-	case errors.Is(err, modsig.ErrBadSignature), errors.Is(err, modsig.ErrMalformed):
+	case errors.Is(err, cms.ErrUnknownSigner):
+		return fmt.Sprintf("unknown signer (%s)", strings.TrimPrefix(err.Error(), cms.ErrUnknownSigner.Error()+": ")), false
+	case errors.Is(err, cms.ErrBadSignature), errors.Is(err, modsig.ErrMalformed):
 		return fmt.Sprintf("bad signature (%v)", err), false
 	}
 	return fmt.Sprintf("error: %v", err), false

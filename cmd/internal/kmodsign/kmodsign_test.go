@@ -25,6 +25,7 @@ import (
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/modfile/modfiletest"
 	"github.com/gokmod/gokmod/pkg/modsig"
+	"github.com/gokmod/gokmod/pkg/modsig/cms"
 )
 
 const signFile = "/usr/lib/linux-kbuild-6.1/scripts/sign-file"
@@ -174,9 +175,9 @@ func TestBadInputs(t *testing.T) {
 	keys := t.TempDir()
 	otherK, otherC := otherKey(t, keys)
 	signed := func() []byte {
-		key, _ := modsig.ParsePrivateKey(read(t, keyPath))
-		cert, _ := modsig.ParseCertificate(read(t, certPath))
-		s, _ := modsig.NewSigner(key, cert, modsig.Options{Hash: crypto.SHA256})
+		key, _ := cms.ParsePrivateKey(read(t, keyPath))
+		cert, _ := cms.ParseCertificate(read(t, certPath))
+		s, _ := cms.NewSigner(key, cert, cms.Options{Hash: crypto.SHA256})
 		block, err := s.Sign(module)
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,7 @@
-// Package signing signs kernel module files on disk with package modsig:
-// one module in place or to a destination, the detached forms sign-file
-// and kmodsign write (.p7s, or the whole appended block), or a whole tree
-// of modules in parallel.
+// Package signing signs kernel module files on disk with packages modsig
+// and cms: one module in place or to a destination, the detached forms
+// sign-file and kmodsign write (.p7s, or the whole appended block), or a
+// whole tree of modules in parallel.
 //
 // Every file is written atomically: a temporary file in the destination's
 // directory, fsync, rename over the destination. The destination keeps

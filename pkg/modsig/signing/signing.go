@@ -17,6 +17,7 @@ import (
 	"github.com/gokmod/gokmod/pkg/compression"
 	"github.com/gokmod/gokmod/pkg/modfile"
 	"github.com/gokmod/gokmod/pkg/modsig"
+	"github.com/gokmod/gokmod/pkg/modsig/cms"
 )
 
 // Output says what File writes.
@@ -38,7 +39,7 @@ const (
 // Options say how File signs.
 type Options struct {
 	// Signer makes the signature. Leave it nil to append RawSig instead.
-	Signer *modsig.Signer
+	Signer *cms.Signer
 	// RawSig is a PKCS#7 signature made elsewhere (sign-file -s); it must
 	// verify over the module's content with Cert.
 	RawSig []byte
@@ -192,7 +193,7 @@ func checkRaw(content, raw []byte, cert *x509.Certificate) error {
 		return fmt.Errorf("%w: no certificate to check it with", ErrRawSignature)
 	}
 	image := append(bytes.Clone(content), modsig.Block(raw)...)
-	if _, _, err := modsig.Verify(image, []*x509.Certificate{cert}); err != nil {
+	if _, _, err := cms.Verify(image, []*x509.Certificate{cert}); err != nil {
 		return fmt.Errorf("%w: %w", ErrRawSignature, err)
 	}
 	return nil

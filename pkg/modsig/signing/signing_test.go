@@ -19,10 +19,11 @@ import (
 	"github.com/gokmod/gokmod/pkg/modfile"
 	"github.com/gokmod/gokmod/pkg/modfile/modfiletest"
 	"github.com/gokmod/gokmod/pkg/modsig"
+	"github.com/gokmod/gokmod/pkg/modsig/cms"
 )
 
 // testSigner uses the key and certificate checked in for package modsig.
-func testSigner(t *testing.T) (*modsig.Signer, *x509.Certificate) {
+func testSigner(t *testing.T) (*cms.Signer, *x509.Certificate) {
 	t.Helper()
 	keyPEM, err := os.ReadFile("../testdata/rsa2048.pem")
 	if err != nil {
@@ -32,15 +33,15 @@ func testSigner(t *testing.T) (*modsig.Signer, *x509.Certificate) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := modsig.ParsePrivateKey(keyPEM)
+	key, err := cms.ParsePrivateKey(keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := modsig.ParseCertificate(certDER)
+	cert, err := cms.ParseCertificate(certDER)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := modsig.NewSigner(key, cert, modsig.Options{Hash: crypto.SHA256})
+	s, err := cms.NewSigner(key, cert, cms.Options{Hash: crypto.SHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func verify(t *testing.T, path string, cert *x509.Certificate) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := modsig.Verify(image, []*x509.Certificate{cert}); err != nil {
+	if _, _, err := cms.Verify(image, []*x509.Certificate{cert}); err != nil {
 		t.Errorf("Verify(%s) = %v, want nil", path, err)
 	}
 	content, _, _ := modsig.Split(image)
@@ -232,7 +233,7 @@ func TestFileBadInputs(t *testing.T) {
 		{"no .modinfo", noModinfo(), Options{Signer: s}, modfile.ErrNotModule, ""},
 		{"compressed", append([]byte{0x28, 0xb5, 0x2f, 0xfd}, module...), Options{Signer: s}, ErrCompressed, ""},
 		{"trailer lies about its length", lying, Options{Signer: s}, modsig.ErrMalformed, ""},
-		{"raw signature over other content", module, Options{RawSig: otherP7, Cert: cert}, modsig.ErrBadSignature, ""},
+		{"raw signature over other content", module, Options{RawSig: otherP7, Cert: cert}, cms.ErrBadSignature, ""},
 		{"raw signature not pkcs#7", module, Options{RawSig: []byte("junk"), Cert: cert}, modsig.ErrMalformed, ""},
 		{"destination directory missing", module, Options{Signer: s}, fs.ErrNotExist, "missing/out.ko"},
 		{"destination is a directory", module, Options{Signer: s}, nil, "."},

@@ -1,4 +1,4 @@
-package modsig
+package cms
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+
+	"github.com/gokmod/gokmod/pkg/modsig"
 )
 
 func signedImage(t *testing.T, k *testKey, opts Options, content []byte) []byte {
@@ -31,14 +33,14 @@ func TestVerify(t *testing.T) {
 	goodSKID := signedImage(t, rsaKey, Options{Hash: crypto.SHA512, BySKID: true}, content)
 	goodEC := signedImage(t, ecKey, Options{Hash: crypto.SHA384}, content)
 	goodSHA3 := signedImage(t, rsaKey, Options{Hash: crypto.SHA3_256}, content)
-	_, sig, _ := Split(good)
+	_, sig, _ := modsig.Split(good)
 	valueAt := len(content) + len(sig.Raw) - len(sig.Value)
 	flip := func(image []byte, at int) []byte {
 		out := bytes.Clone(image)
 		out[at] ^= 0x01
 		return out
 	}
-	trailerAt := len(good) - len(Magic) - trailerLen
+	trailerAt := len(good) - len(modsig.Magic) - trailerLen
 	tests := []struct {
 		name  string
 		image []byte
@@ -52,7 +54,7 @@ func TestVerify(t *testing.T) {
 		{"byte flipped in body", flip(good, 10), []*x509.Certificate{rsaKey.cert}, ErrBadSignature},
 		{"last body byte flipped", flip(good, len(content)-1), []*x509.Certificate{rsaKey.cert}, ErrBadSignature},
 		{"byte flipped in signature", flip(good, valueAt+7), []*x509.Certificate{rsaKey.cert}, ErrBadSignature},
-		{"byte flipped in ecdsa signature", flip(goodEC, len(goodEC)-len(Magic)-trailerLen-3), []*x509.Certificate{ecKey.cert}, ErrBadSignature},
+		{"byte flipped in ecdsa signature", flip(goodEC, len(goodEC)-len(modsig.Magic)-trailerLen-3), []*x509.Certificate{ecKey.cert}, ErrBadSignature},
 		{"wrong certificate", good, []*x509.Certificate{other.cert}, ErrUnknownSigner},
 		{"wrong certificate skid", goodSKID, []*x509.Certificate{other.cert}, ErrUnknownSigner},
 		{"no certificate", good, nil, ErrUnknownSigner},
@@ -61,7 +63,7 @@ func TestVerify(t *testing.T) {
 			b := bytes.Clone(good)
 			binary.BigEndian.PutUint32(b[trailerAt+8:], uint32(len(sig.Raw)+5))
 			return b
-		}(), []*x509.Certificate{rsaKey.cert}, ErrMalformed},
+		}(), []*x509.Certificate{rsaKey.cert}, modsig.ErrMalformed},
 		{"non-zero hash byte", flip(good, trailerAt+1), []*x509.Certificate{rsaKey.cert}, ErrBadSignature},
 		{"signature of another key with the same name", func() []byte {
 			// A key that claims rsaKey's issuer and serial.
@@ -131,7 +133,7 @@ func FuzzVerify(f *testing.F) {
 		if err == nil && (sig == nil || signer != cert) {
 			t.Fatalf("Verify succeeded without a signature and its certificate")
 		}
-		if err != nil && !errors.Is(err, ErrNotSigned) && !errors.Is(err, ErrMalformed) &&
+		if err != nil && !errors.Is(err, ErrNotSigned) && !errors.Is(err, modsig.ErrMalformed) &&
 			!errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrUnknownSigner) {
 			t.Fatalf("Verify error %v wraps none of the sentinels", err)
 		}

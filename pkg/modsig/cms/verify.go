@@ -1,4 +1,4 @@
-package modsig
+package cms
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
+
+	"github.com/gokmod/gokmod/pkg/modsig"
 )
 
 // Verify checks the signature appended to a module image as the kernel
@@ -14,39 +16,38 @@ import (
 // certs (by issuer and serial number, or by subject key identifier), and
 // the signature must verify with that certificate's key over the digest
 // of the content. It returns the signature and the certificate that
-// signed it. Errors wrap ErrNotSigned, ErrMalformed, ErrUnknownSigner or
-// ErrBadSignature, or ErrKeyType when the signer's certificate holds a key
-// that is neither RSA nor ECDSA.
-func Verify(image []byte, certs []*x509.Certificate) (*Signature, *x509.Certificate, error) {
-	content, sig, err := Split(image)
+// signed it. Errors wrap ErrNotSigned, modsig.ErrMalformed,
+// ErrUnknownSigner or ErrBadSignature, or ErrKeyType when the signer's
+// certificate holds a key that is neither RSA nor ECDSA.
+func Verify(image []byte, certs []*x509.Certificate) (*modsig.Signature, *x509.Certificate, error) {
+	content, sig, err := modsig.Split(image)
 	if err != nil {
 		return nil, nil, err
 	}
 	if sig == nil {
 		return nil, nil, ErrNotSigned
 	}
-	t, _, _ := parseTrailer(image)
-	if t.idType != PKCS7 {
-		return sig, nil, fmt.Errorf("%w: signature id type is %v, the kernel wants PKCS#7", ErrBadSignature, t.idType)
+	if sig.IDType != modsig.PKCS7 {
+		return sig, nil, fmt.Errorf("%w: signature id type is %v, the kernel wants PKCS#7", ErrBadSignature, sig.IDType)
 	}
-	if t.algo != 0 || t.hash != 0 || t.signerLen != 0 || t.keyID != 0 || t.pad != [3]byte{} {
+	if !sig.BareTrailer() {
 		return sig, nil, fmt.Errorf("%w: struct module_signature has non-zero fields besides id_type and sig_len", ErrBadSignature)
 	}
-	si := sig.signer
-	if si.signedAttrs {
+	si, _ := sig.SignerInfo()
+	if si.SignedAttrs {
 		return sig, nil, fmt.Errorf("%w: the PKCS#7 signer has signed attributes, which the kernel refuses in module signatures", ErrBadSignature)
 	}
-	cert := findSigner(si, certs)
+	cert := findSigner(si.ID, certs)
 	if cert == nil {
-		if si.skid != nil {
-			return sig, nil, fmt.Errorf("%w: no certificate has subject key id %x", ErrUnknownSigner, si.skid)
+		if si.ID.SKID != nil {
+			return sig, nil, fmt.Errorf("%w: no certificate has subject key id %x", ErrUnknownSigner, si.ID.SKID)
 		}
 		return sig, nil, fmt.Errorf("%w: no certificate has issuer %q and serial %x", ErrUnknownSigner, sig.Signer, sig.KeyID)
 	}
-	if si.digest.hash == 0 || !si.digest.hash.Available() {
-		return sig, cert, fmt.Errorf("%w: digest %s is not supported", ErrBadSignature, si.digest.name)
+	if si.Hash == 0 || !si.Hash.Available() {
+		return sig, cert, fmt.Errorf("%w: digest %s is not supported", ErrBadSignature, sig.HashAlgo)
 	}
-	h := si.digest.hash.New()
+	h := si.Hash.New()
 	h.Write(content)
 	digest := h.Sum(nil)
 	switch pub := cert.PublicKey.(type) {
@@ -54,14 +55,14 @@ func Verify(image []byte, certs []*x509.Certificate) (*Signature, *x509.Certific
 		if sig.KeyAlgo != "rsa" {
 			return sig, cert, fmt.Errorf("%w: %s signature for an RSA key", ErrBadSignature, sig.KeyAlgo)
 		}
-		if err := rsa.VerifyPKCS1v15(pub, si.digest.hash, digest, si.value); err != nil {
+		if err := rsa.VerifyPKCS1v15(pub, si.Hash, digest, sig.Value); err != nil {
 			return sig, cert, fmt.Errorf("%w: %v", ErrBadSignature, err)
 		}
 	case *ecdsa.PublicKey:
 		if sig.KeyAlgo != "ecdsa" {
 			return sig, cert, fmt.Errorf("%w: %s signature for an ECDSA key", ErrBadSignature, sig.KeyAlgo)
 		}
-		if !ecdsa.VerifyASN1(pub, digest, si.value) {
+		if !ecdsa.VerifyASN1(pub, digest, sig.Value) {
 			return sig, cert, fmt.Errorf("%w: ECDSA verification error", ErrBadSignature)
 		}
 	default:
@@ -70,15 +71,15 @@ func Verify(image []byte, certs []*x509.Certificate) (*Signature, *x509.Certific
 	return sig, cert, nil
 }
 
-func findSigner(si *signerInfo, certs []*x509.Certificate) *x509.Certificate {
+func findSigner(id modsig.SignerID, certs []*x509.Certificate) *x509.Certificate {
 	for _, c := range certs {
-		if si.skid != nil {
-			if len(c.SubjectKeyId) > 0 && bytes.Equal(c.SubjectKeyId, si.skid) {
+		if id.SKID != nil {
+			if len(c.SubjectKeyId) > 0 && bytes.Equal(c.SubjectKeyId, id.SKID) {
 				return c
 			}
 			continue
 		}
-		if bytes.Equal(c.RawIssuer, si.rawIssuer) && c.SerialNumber.Cmp(si.serial) == 0 {
+		if bytes.Equal(c.RawIssuer, id.RawIssuer) && c.SerialNumber.Cmp(id.Serial) == 0 {
 			return c
 		}
 	}

@@ -1,4 +1,4 @@
-package modsig
+package cms
 
 import (
 	"crypto"

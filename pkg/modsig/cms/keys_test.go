@@ -1,4 +1,4 @@
-package modsig
+package cms
 
 import (
 	"crypto"
@@ -158,4 +158,18 @@ func TestParseKeyFormats(t *testing.T) {
 	if _, err := ParseCertificate(p8); err == nil {
 		t.Errorf("ParseCertificate(private key) succeeded, want an error")
 	}
+}
+
+// trailerLen is the size of struct module_signature.
+const trailerLen = 12
+
+// readFile reads a fixture of package modsig, whose signatures were made
+// with testdata/rsa2048.pem there.
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
