@@ -53,7 +53,8 @@ func run(env *tool.Env, root fs.FS) int {
 		} else if errors.Is(err, fs.ErrNotExist) {
 			msg = "No such file or directory"
 		}
-		env.Errorf("could not get list of modules: %s", msg)
+		// kmod's lsmod words this one line apart from its other tools.
+		fmt.Fprintf(env.Stderr, "Error: could not get list of modules: %s\n", msg)
 		return 1
 	}
 	if asJSON {

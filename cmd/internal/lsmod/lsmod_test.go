@@ -79,7 +79,7 @@ func TestLsmodErrors(t *testing.T) {
 		args       []string
 		wantStderr string
 	}{
-		{"no /proc/modules", fstest.MapFS{}, nil, "lsmod: ERROR: could not get list of modules: No such file or directory\n"},
+		{"no /proc/modules", fstest.MapFS{}, nil, "Error: could not get list of modules: No such file or directory\n"},
 		{"arguments", fixture(), []string{"x"}, "Usage: lsmod\n"},
 		{"kmod's -v is not lsmod 30's", fixture(), []string{"-v"}, "Usage: lsmod\n"},
 	}
