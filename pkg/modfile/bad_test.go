@@ -117,7 +117,9 @@ func TestBadInputs(t *testing.T) {
 		infoErr error // from Info
 		sigErr  error // from Signature
 	}{
-		{name: "empty", data: nil, openErr: ErrNotELF},
+		{name: "empty", data: nil, openErr: ErrTruncated},
+		{name: "shorter than any magic", data: []byte("\x7fEL"), openErr: ErrTruncated},
+		{name: "short, not ELF", data: []byte("hello\n"), openErr: ErrNotELF},
 		{name: "not ELF", data: []byte("#!/bin/sh\necho this is not a module at all, not even close\n"), openErr: ErrNotELF},
 		{name: "wrong class", data: patch(img, func(b []byte, _ *File) { b[4] = 3 }), openErr: ErrBadELF},
 		{name: "32-bit class on a 64-bit file", data: patch(img, func(b []byte, _ *File) { b[4] = 1 }), openErr: ErrBadELF},

@@ -339,6 +339,11 @@ func (f *File) parseHeaders() error {
 	if err != nil {
 		return err
 	}
+	if len(d) < compression.HeadSize {
+		// Too short even to tell a compressed file from a plain one; kmod
+		// answers EINVAL here and ENOEXEC for a longer file that is not ELF.
+		return fmt.Errorf("%d-byte image: %w", len(d), ErrTruncated)
+	}
 	if len(d) <= eiNident || !bytes.HasPrefix(d, []byte("\x7fELF")) {
 		return ErrNotELF
 	}

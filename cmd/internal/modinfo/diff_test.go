@@ -444,3 +444,33 @@ func skidOf(t *testing.T, path string) string {
 	}
 	return hexString(cert.SubjectKeyId)
 }
+
+// TestDiffBadFiles compares the error lines for files that are not modules:
+// empty, shorter than any magic, not ELF, and a real module cut short at
+// sizes around its headers and sections.
+func TestDiffBadFiles(t *testing.T) {
+	bin, _ := kmodModinfo(t)
+	mod, err := os.ReadFile("../../../pkg/modfile/testdata/gokmod_params.signed.ko")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"empty.ko": nil, "magic3.ko": []byte("\x7fEL"), "hello.ko": []byte("hello\n"),
+		"text.ko": []byte("#!/bin/sh\necho not a module\n"), "elfhdr.ko": mod[:16],
+	}
+	for _, n := range []int{17, 63, 64, 65, 1000, len(mod) / 2, len(mod) - 1} {
+		files[fmt.Sprintf("cut%d.ko", n)] = mod[:n]
+	}
+	for name, data := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{path}, {"-F", "license", path}} {
+			if k, o := runKmod(t, bin, args...), runOurs(args...); k != o {
+				t.Errorf("modinfo %q:\n%s", args, diffResults(k, o))
+			}
+		}
+	}
+}
