@@ -6,11 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz"
 
+	"github.com/gokmod/gokmod/pkg/compression"
 	"github.com/gokmod/gokmod/pkg/modfile"
 )
 
@@ -34,48 +32,39 @@ func (b *bed) prepare(name string, data []byte) string {
 	return b.write(name, data)
 }
 
-// compress compresses data in one of the forms a module is shipped in.
+// compress compresses data in one of the forms a module is shipped in:
+// a pkg/compression format (xz with the kernel's CRC32 check), or
+// "xz-crc64", the check a user's xz writes by default, which the kernel's
+// decompressor refuses.
 func compress(t testing.TB, form string, data []byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
+	var z []byte
 	var err error
 	switch form {
 	case "gzip":
-		w := gzip.NewWriter(&buf)
-		_, err = w.Write(data)
-		if err == nil {
-			err = w.Close()
-		}
-	case "xz-crc32", "xz-crc64":
-		cfg := xz.WriterConfig{CheckSum: xz.CRC32}
-		if form == "xz-crc64" {
-			cfg.CheckSum = xz.CRC64
-		}
+		z, err = compression.Compress(compression.Gzip, data)
+	case "xz-crc32":
+		z, err = compression.Compress(compression.XZ, data)
+	case "xz-crc64":
+		var buf bytes.Buffer
 		var w *xz.Writer
-		if w, err = cfg.NewWriter(&buf); err == nil {
+		if w, err = (xz.WriterConfig{CheckSum: xz.CRC64}).NewWriter(&buf); err == nil {
 			if _, err = w.Write(data); err == nil {
 				err = w.Close()
 			}
 		}
+		z = buf.Bytes()
 	case "zstd":
-		var w *zstd.Encoder
-		if w, err = zstd.NewWriter(&buf); err == nil {
-			if _, err = w.Write(data); err == nil {
-				err = w.Close()
-			}
-		}
+		z, err = compression.Compress(compression.Zstd, data)
 	case "lz4":
-		w := lz4.NewWriter(&buf)
-		if _, err = w.Write(data); err == nil {
-			err = w.Close()
-		}
+		z, err = compression.Compress(compression.LZ4, data)
 	default:
 		t.Fatalf("compress: unknown form %q", form)
 	}
 	if err != nil {
 		t.Fatalf("compress %s: %v", form, err)
 	}
-	return buf.Bytes()
+	return z
 }
 
 // badCRC returns a copy of a module whose first __versions entry other

@@ -17,7 +17,7 @@ import (
 var (
 	// ErrTooLarge means the decompressed data is bigger than the caller's limit.
 	ErrTooLarge = errors.New("decompressed size exceeds limit")
-	// ErrUnknownFormat means NewReader was asked for a format it does not know.
+	// ErrUnknownFormat means NewReader or NewWriter was asked for a format it does not know.
 	ErrUnknownFormat = errors.New("unknown compression format")
 	// ErrCorrupt means the compressed stream could not be decoded.
 	ErrCorrupt = errors.New("corrupt compressed data")

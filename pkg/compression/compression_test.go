@@ -8,39 +8,15 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
-	"github.com/ulikunitz/xz"
 )
 
 func compress(t testing.TB, f Format, data []byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	var w io.WriteCloser
-	var err error
-	switch f {
-	case None:
-		return append([]byte(nil), data...)
-	case Gzip:
-		w = gzip.NewWriter(&buf)
-	case XZ:
-		w, err = xz.NewWriter(&buf)
-	case Zstd:
-		w, err = zstd.NewWriter(&buf)
-	case LZ4:
-		w = lz4.NewWriter(&buf)
-	}
+	z, err := Compress(f, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return z
 }
 
 var formats = []Format{None, Gzip, XZ, Zstd, LZ4}
@@ -123,4 +99,19 @@ func FuzzDecompress(f *testing.F) {
 			t.Fatalf("Decompress returned %d bytes past the 1 MiB limit", len(out))
 		}
 	})
+}
+
+// The kernel's xz decompressor accepts only a CRC32 check (the xz stream
+// header's flags, byte 7, low nibble: 0x1 CRC32, 0x4 CRC64).
+func TestCompressXZCheckIsCRC32(t *testing.T) {
+	z := compress(t, XZ, []byte("module"))
+	if len(z) < 8 || z[7]&0x0f != 0x01 {
+		t.Fatalf("Compress(XZ) stream flags = % x, want check type 0x01 (CRC32)", z[6:8])
+	}
+}
+
+func TestNewWriterUnknownFormat(t *testing.T) {
+	if _, err := NewWriter(Format(99), io.Discard); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("NewWriter(99) error = %v, want ErrUnknownFormat", err)
+	}
 }

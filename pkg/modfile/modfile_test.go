@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
-	"github.com/ulikunitz/xz"
 
 	"github.com/gokmod/gokmod/pkg/compression"
 	"github.com/gokmod/gokmod/pkg/modfile/modfiletest"
@@ -189,27 +184,11 @@ func TestSignedFixture(t *testing.T) {
 
 func compressed(t testing.TB, format compression.Format, data []byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	var w io.WriteCloser
-	var err error
-	switch format {
-	case compression.Gzip:
-		w = gzip.NewWriter(&buf)
-	case compression.XZ:
-		w, err = xz.NewWriter(&buf)
-	case compression.Zstd:
-		w, err = zstd.NewWriter(&buf)
-	case compression.LZ4:
-		w = lz4.NewWriter(&buf)
-	}
+	z, err := compression.Compress(format, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(data)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return z
 }
 
 func TestCompressed(t *testing.T) {
