@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gokmod/gokmod/cmd/internal/depmod"
 	"github.com/gokmod/gokmod/cmd/internal/insmod"
 	"github.com/gokmod/gokmod/cmd/internal/kmodsign"
 	"github.com/gokmod/gokmod/cmd/internal/lsmod"
@@ -19,6 +20,7 @@ var commands = map[string]func(*tool.Env) int{
 	"rmmod":     rmmod.Main,
 	"lsmod":     lsmod.Main,
 	"modinfo":   modinfo.Main,
+	"depmod":    depmod.Main,
 	"kmodsign":  kmodsign.Main,
 	"sign-file": kmodsign.Main,
 }
