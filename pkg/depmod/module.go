@@ -10,6 +10,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/gokmod/gokmod/pkg/compression"
 	"github.com/gokmod/gokmod/pkg/modfile"
 )
 
@@ -50,7 +51,7 @@ func decode(path string) (d decoded) {
 	}()
 	f, err := modfile.Open(path)
 	if err != nil {
-		return decoded{symErr: errnoOf(err)}
+		return decoded{symErr: openErrno(path, err)}
 	}
 	defer f.Close()
 	e := &elfSyms{f: f, order: f.ByteOrder(), wide: f.Class() == modfile.Class64}
@@ -68,6 +69,37 @@ func decode(path string) (d decoded) {
 		}
 	}
 	return d
+}
+
+// openErrno is the errno kmod reports for a module it cannot open: an
+// I/O error's own; ENOEXEC when the (decompressed) contents are not empty
+// but do not start as an ELF file does; EINVAL for an empty file, a
+// corrupt compressed stream or a truncated ELF file.
+func openErrno(path string, err error) error {
+	if e := errnoOf(err); e != syscall.EINVAL {
+		return e
+	}
+	if errors.Is(err, modfile.ErrNotELF) {
+		return syscall.ENOEXEC
+	}
+	if !errors.Is(err, modfile.ErrTruncated) {
+		return syscall.EINVAL
+	}
+	data, rerr := os.ReadFile(path)
+	if rerr != nil || len(data) == 0 {
+		return syscall.EINVAL
+	}
+	if compression.Detect(data) != compression.None {
+		img, _, derr := compression.Decompress(bytes.NewReader(data), modfile.MaxSize)
+		if derr != nil || len(img) == 0 {
+			return syscall.EINVAL
+		}
+		data = img
+	}
+	if len(data) <= 16 || !bytes.HasPrefix(data, []byte("\x7fELF")) {
+		return syscall.ENOEXEC
+	}
+	return syscall.EINVAL
 }
 
 // errnoOf maps a read error to the errno kmod would print: an I/O error
