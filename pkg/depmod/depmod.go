@@ -228,7 +228,9 @@ func (r *run) loadSymvers(path string) error {
 		}
 		crc, ok := parseHex(f[0])
 		if !ok {
-			r.log.errorf("%s:%d Invalid symbol version %s: %s", path, n+1, f[0], "Success")
+			// kmod prints %m here, the errno an earlier call left
+			// behind: after libkmod's start-up that is ENOENT.
+			r.log.errorf("%s:%d Invalid symbol version %s: %s", path, n+1, f[0], strerror(syscall.ENOENT))
 			continue
 		}
 		r.addSymbol(f[1], false, crc, nil)
