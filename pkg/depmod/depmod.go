@@ -378,8 +378,9 @@ func (r *run) decodeAll(mods []*Module) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var s scratch
 			for m := range next {
-				m.dec = decode(m.Path)
+				m.dec = decode(m.Path, &s)
 			}
 		}()
 	}
