@@ -124,6 +124,17 @@ func Decompress(r io.Reader, limit int64) ([]byte, Format, error) {
 		return nil, None, fmt.Errorf("read header: %w", err)
 	}
 	f := Detect(head)
+	if f == XZ {
+		// The fast decoder wants the whole file; the general one takes
+		// what it refuses.
+		data, err := io.ReadAll(io.LimitReader(br, limit+1))
+		if err != nil {
+			return nil, f, fmt.Errorf("read: %w", err)
+		}
+		var d Decoder
+		out, f, err := d.Decompress(data, limit)
+		return out, f, err
+	}
 	zr, err := NewReader(f, br)
 	if err != nil {
 		return nil, f, err

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/gokmod/gokmod/pkg/compression/internal/xzdec"
 )
 
 // Decoder decompresses many small inputs, one after another, reusing its
@@ -59,6 +61,20 @@ func (d *Decoder) Decompress(data []byte, limit int64) ([]byte, Format, error) {
 			d.out = *bytes.NewBuffer(out[:0])
 		}
 		return out, f, nil
+	}
+	if f == XZ {
+		out, err := xzdec.Decode(d.out.Bytes()[:0], data, limit)
+		if err == nil {
+			if cap(out) > d.out.Cap() {
+				d.out = *bytes.NewBuffer(out[:0])
+			}
+			return out, f, nil
+		}
+		if errors.Is(err, xzdec.ErrTooLarge) {
+			return nil, f, fmt.Errorf("%s: %w (%d bytes)", f, ErrTooLarge, limit)
+		}
+		// Anything else goes to the general decoder, which reads every
+		// valid file and words the errors.
 	}
 	zr, err := NewReader(f, bytes.NewReader(data))
 	if err != nil {
