@@ -205,3 +205,64 @@ func TestDebian612(t *testing.T) {
 	}
 	same(t, kmod, runGo(t, base, kver, Options{ConfigPaths: []string{cfg}}))
 }
+
+// kmodAnswers asks kmod's modprobe (--show-depends) and modinfo about
+// every module name and a sample of aliases of the tree at base.
+func kmodAnswers(t *testing.T, base, kver string, names, aliases []string) string {
+	t.Helper()
+	var out bytes.Buffer
+	for _, q := range [][]string{names, aliases} {
+		cmd := exec.Command("modprobe", append([]string{"-d", base, "-S", kver, "-a", "--show-depends"}, q...)...)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.Run()
+	}
+	cmd := exec.Command("modinfo", append([]string{"-b", base, "-k", kver, "-F", "filename"}, names...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Run()
+	return out.String()
+}
+
+// TestKmodToolsAgree checks that kmod's own modprobe and modinfo answer
+// the same on the 6.1 tree indexed by Build as on the tree indexed by
+// kmod's depmod: every module name, and every 20th alias made into a
+// device string.
+func TestKmodToolsAgree(t *testing.T) {
+	src, kver := debian61(t)
+	for _, tool := range []string{"modprobe", "modinfo"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s (apt-get install kmod)", tool)
+		}
+	}
+	base := linkTree(t, src, kver)
+	cfg := noConfig(t)
+	kmod := runKmod(t, base, kver, "-C", cfg)
+	gok := runGo(t, base, kver, Options{ConfigPaths: []string{cfg}})
+	var names, aliases []string
+	for _, l := range strings.Split(string(kmod.files["modules.dep"]), "\n") {
+		if p, _, ok := strings.Cut(l, ":"); ok {
+			names = append(names, ModuleName(p))
+		}
+	}
+	for i, l := range strings.Split(string(kmod.files["modules.alias"]), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && i%20 == 0 {
+			aliases = append(aliases, strings.NewReplacer("*", "0", "?", "0", "[", "", "]", "").Replace(f[1]))
+		}
+	}
+	dir := filepath.Join(base, "lib", "modules", kver)
+	answers := map[string]string{}
+	for who, files := range map[string]map[string][]byte{"kmod": kmod.files, "gokmod": gok.files} {
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		answers[who] = kmodAnswers(t, base, kver, names, aliases)
+		takeOutputs(t, dir)
+	}
+	if answers["kmod"] != answers["gokmod"] {
+		t.Errorf("modprobe/modinfo answer differently on the tree indexed by gokmod (first difference at byte %d)", firstDiff([]byte(answers["kmod"]), []byte(answers["gokmod"])))
+	}
+	if n := strings.Count(answers["kmod"], "insmod "); n < len(names) {
+		t.Errorf("modprobe --show-depends printed %d insmod lines for %d modules", n, len(names))
+	}
+}
