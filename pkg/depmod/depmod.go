@@ -164,7 +164,9 @@ func Build(o Options) (*Result, error) {
 			paths = DefaultConfigPaths
 		}
 		r.cfg = loadConfig(paths, o.KVer, r.log)
-		r.searchAll()
+		if err := r.searchAll(); err != nil {
+			return nil, err
+		}
 	} else if err := r.addArgs(); err != nil {
 		return nil, err
 	}

@@ -40,11 +40,15 @@ type candidate struct {
 }
 
 // searchAll finds the modules under the module directory and the external
-// directories, and keeps one file per module name.
-func (r *run) searchAll() {
+// directories, and keeps one file per module name. A module directory
+// that cannot be read is an error (kmod then writes nothing); a missing
+// external directory is only logged.
+func (r *run) searchAll() error {
 	found := map[string][]candidate{}
 	if err := r.walk(r.dir, 0, found); err != nil {
 		r.log.errorf("could not open directory %s: %s", r.dir, errText(err))
+		r.log.fatalf("could not search modules: %s", errText(err))
+		return fmt.Errorf("search %s: %w", r.dir, err)
 	}
 	// kmod walks the externals in its list's order: the reverse of the
 	// configuration's, as the list is built by prepending.
@@ -82,6 +86,7 @@ func (r *run) searchAll() {
 		m.Chosen = why
 		r.mods[name] = m
 	}
+	return nil
 }
 
 func (r *run) newModule(name, path string) *Module {
