@@ -282,19 +282,57 @@ func (d *decoder) chunk(out, in []byte, dictStart, end int) ([]byte, error) {
 					return nil, corrupt("literal match byte before the dictionary")
 				}
 				match := uint32(out[len(out)-back])
+				rng, code, ip, in := r.rng, r.code, r.ip, r.in
 				for sym < 0x100 {
 					mb := (match >> 7) & 1
 					match <<= 1
-					b := r.bit(&probs[0x100+mb<<8+sym])
+					if rng < 1<<24 {
+						rng <<= 8
+						code = code<<8 | uint32(in[ip])
+						ip++
+					}
+					p := &probs[0x100+mb<<8+sym]
+					bound := (rng >> 11) * uint32(*p)
+					var b uint32
+					if code < bound {
+						rng = bound
+						*p += (1<<11 - *p) >> 5
+					} else {
+						rng -= bound
+						code -= bound
+						*p -= *p >> 5
+						b = 1
+					}
 					sym = sym<<1 | b
 					if mb != b {
 						break
 					}
 				}
+				r.rng, r.code, r.ip = rng, code, ip
 			}
+			// The plain literal loop is the hottest: run it on locals.
+			rng, code, ip, in := r.rng, r.code, r.ip, r.in
+			probs = probs[:0x100]
 			for sym < 0x100 {
-				sym = sym<<1 | r.bit(&probs[sym])
+				if rng < 1<<24 {
+					rng <<= 8
+					code = code<<8 | uint32(in[ip])
+					ip++
+				}
+				p := &probs[sym&0xff]
+				bound := (rng >> 11) * uint32(*p)
+				if code < bound {
+					rng = bound
+					*p += (1<<11 - *p) >> 5
+					sym <<= 1
+				} else {
+					rng -= bound
+					code -= bound
+					*p -= *p >> 5
+					sym = sym<<1 | 1
+				}
 			}
+			r.rng, r.code, r.ip = rng, code, ip
 			out = append(out, byte(sym))
 			switch {
 			case d.state < 4:
