@@ -40,8 +40,7 @@ func (d *Decoder) Decompress(data []byte, limit int64) ([]byte, Format, error) {
 	case Zstd:
 		if d.zstd == nil {
 			zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
-				zstd.WithDecoderMaxWindow(1<<27), zstd.WithDecoderLowmem(true),
-				zstd.WithDecoderMaxMemory(uint64(limit)))
+				zstd.WithDecoderMaxWindow(1<<27), zstd.WithDecoderMaxMemory(uint64(limit)))
 			if err != nil {
 				return nil, f, fmt.Errorf("zstd: %w", err)
 			}
