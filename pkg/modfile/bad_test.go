@@ -5,8 +5,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gokmod/gokmod/pkg/compression"
+	"github.com/gokmod/gokmod/pkg/kernel"
 
 	"github.com/gokmod/gokmod/pkg/modfile/modfiletest"
 	"github.com/gokmod/gokmod/pkg/modsig"
@@ -206,4 +214,42 @@ func FuzzParse(f *testing.F) {
 		}
 		exercise(m)
 	})
+}
+
+// Open refuses what is not a regular file at once: a FIFO without a writer
+// does not block it, a directory or device is not read.
+func TestOpenNotRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "m.ko")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, t.TempDir(), "/dev/zero"} {
+		done := make(chan error, 1)
+		go func() {
+			f, err := Open(path)
+			if err == nil {
+				f.Close()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, kernel.ErrNotRegular) {
+				t.Errorf("Open(%s) = %v, want ErrNotRegular", path, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Open(%s) blocked", path)
+		}
+	}
+}
+
+// A plain file over the cap is refused before it is read.
+func TestOpenTooLarge(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "big.ko")
+	if err := os.WriteFile(p, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Config{MaxSize: 4095}).Open(p); !errors.Is(err, compression.ErrTooLarge) {
+		t.Errorf("Config{MaxSize: 4095}.Open(4096-byte file) = %v, want ErrTooLarge", err)
+	}
 }

@@ -29,6 +29,7 @@ func Main(env *tool.Env) int {
 		&cli.BoolFlag{Name: "s", Hidden: true, Usage: "ignored, for compatibility (kmod 30 ignores it too)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print each syscall made"},
 		&cli.BoolFlag{Name: "p", Hidden: true, Usage: "ignored, for compatibility"},
+		&cli.StringFlag{Name: tool.ImageLimitFlag, Usage: tool.ImageLimitUsage},
 	}
 	app := cliapp.New(env, "insert a module into the Linux kernel", "filename [args]", flags,
 		func(c *cli.Context) error { return run(c, env) })
@@ -56,8 +57,22 @@ func run(c *cli.Context, env *tool.Env) error {
 			Vermagic:    c.Bool("force") || c.Bool("force-vermagic"),
 		},
 	}
-	if c.Bool("verbose") {
-		opts.Trace = func(a loader.Attempt) {
+	if v := c.String(tool.ImageLimitFlag); v != "" {
+		n, err := tool.ParseSize(v)
+		if err != nil {
+			env.Errorf("--%s: %v", tool.ImageLimitFlag, err)
+			return tool.Exit(1)
+		}
+		opts.MaxSize = n
+	}
+	// The image the loader read (decompressed) serves the hint too: a
+	// module is never decompressed twice.
+	var image []byte
+	opts.Trace = func(a loader.Attempt) {
+		if a.Image != nil {
+			image = a.Image
+		}
+		if c.Bool("verbose") {
 			env.Infof("%s", describe(filename, a))
 		}
 	}
@@ -75,7 +90,7 @@ func run(c *cli.Context, env *tool.Env) error {
 	if err != nil {
 		env.Errorf("could not insert module %s: %s", filename, reason(err))
 	}
-	d := diagnosis(filename, err, recs)
+	d := diagnosis(filename, image, opts.MaxSize, err, recs)
 	hint := d.Hint()
 	if err != nil || hint != "" {
 		for _, r := range d.Relevant() {
@@ -149,11 +164,16 @@ func describe(filename string, a loader.Attempt) string {
 }
 
 // diagnosis gathers what the hint needs: the module's name, license and
-// parameters from the file, the running release, and lookups in
-// modules.symbols and /proc/kallsyms.
-func diagnosis(filename string, err error, recs []kernel.Record) diagnose.Load {
+// parameters from image (what the loader read, if it did) or the file, the
+// running release, and lookups in modules.symbols and /proc/kallsyms.
+func diagnosis(filename string, image []byte, limit int64, err error, recs []kernel.Record) diagnose.Load {
 	d := diagnose.Load{Name: moddb.ModuleName(filename), Path: filename, Err: err, Kmsg: recs}
-	if f, ferr := modfile.Open(filename); ferr == nil {
+	cfg := modfile.Config{MaxSize: limit}
+	open := func() (*modfile.File, error) { return cfg.Open(filename) }
+	if image != nil {
+		open = func() (*modfile.File, error) { return cfg.NewFileBytes(image) }
+	}
+	if f, ferr := open(); ferr == nil {
 		if name, nerr := f.Name(); nerr == nil && name != "" {
 			d.Name = name
 		}

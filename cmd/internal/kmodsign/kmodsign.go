@@ -16,6 +16,7 @@ import (
 
 	"github.com/gokmod/gokmod/cmd/internal/cliapp"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
+	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/modfile"
 	"github.com/gokmod/gokmod/pkg/modsig"
 	"github.com/gokmod/gokmod/pkg/modsig/cms"
@@ -88,6 +89,7 @@ func Main(env *tool.Env) int {
 		ArgsUsage: "[--cert X509]... MODULE|DIR...",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "cert", Usage: "a trusted certificate (DER or PEM)"},
+			&cli.StringFlag{Name: tool.ImageLimitFlag, Usage: tool.ImageLimitUsage},
 		},
 		Action:             func(c *cli.Context) error { return verify(c, env, u) },
 		CustomHelpTemplate: fmt.Sprintf(usageText, env.Name()) + helpText,
@@ -178,7 +180,7 @@ func sign(c *cli.Context, env *tool.Env, u *usager) error {
 		return tool.Exit(1)
 	}
 	if rawPath != "" {
-		raw, err := os.ReadFile(rawPath)
+		raw, err := kernel.ReadFile(rawPath, maxCredSize)
 		if err != nil {
 			env.Errorf("%v", err)
 			return tool.Exit(1)
@@ -218,8 +220,12 @@ func (j *job) single() (bool, error) {
 	return true, nil
 }
 
+// maxCredSize caps a key, certificate or raw signature file: the largest
+// of them (an RSA-16384 key in PEM) is about 13 KB.
+const maxCredSize = 1 << 20
+
 func readCert(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := kernel.ReadFile(path, maxCredSize)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +237,7 @@ func readCert(path string) (*x509.Certificate, error) {
 }
 
 func (j *job) signer(cert *x509.Certificate, hash crypto.Hash, bySKID bool) (*cms.Signer, error) {
-	data, err := os.ReadFile(j.keyPath)
+	data, err := kernel.ReadFile(j.keyPath, maxCredSize)
 	if err != nil {
 		j.env.Errorf("%v", err)
 		return nil, tool.Exit(1)
@@ -381,9 +387,16 @@ func verify(c *cli.Context, env *tool.Env, u *usager) error {
 		return tool.Exit(1)
 	}
 	modules = append(modules, compressed...)
+	var files modfile.Config
+	if v := c.String(tool.ImageLimitFlag); v != "" {
+		if files.MaxSize, err = tool.ParseSize(v); err != nil {
+			env.Errorf("--%s: %v", tool.ImageLimitFlag, err)
+			return u.usage(env)
+		}
+	}
 	bad := 0
 	for _, m := range modules {
-		line, ok := verifyOne(m, certs)
+		line, ok := verifyOne(files, m, certs)
 		fmt.Fprintf(env.Stdout, "%s: %s\n", m, line)
 		if !ok {
 			bad++
@@ -397,13 +410,13 @@ func verify(c *cli.Context, env *tool.Env, u *usager) error {
 
 // verifyOne checks one module (compressed ones are decompressed first, as
 // the kernel does) and describes the outcome.
-func verifyOne(path string, certs []*x509.Certificate) (string, bool) {
-	f, err := modfile.Open(path)
+func verifyOne(files modfile.Config, path string, certs []*x509.Certificate) (string, bool) {
+	f, err := files.Open(path)
 	if err != nil {
 		return fmt.Sprintf("error: %v", err), false
 	}
 	defer f.Close()
-	image, err := f.Image()
+	image, err := f.Bytes()
 	if err != nil {
 		return fmt.Sprintf("error: %s: %v", path, err), false
 	}

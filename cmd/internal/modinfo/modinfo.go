@@ -34,6 +34,7 @@ var options = []option{
 	{long: "version", short: 'V'},
 	{long: "help", short: 'h'},
 	{long: "json"},
+	{long: "image-limit", arg: true},
 }
 
 const helpText = `Usage:
@@ -50,6 +51,7 @@ Options:
 	-k, --set-version=VERSION   Use VERSION instead of ` + "`uname -r`" + `
 	-b, --basedir=DIR           Use DIR as filesystem root for /lib/modules
 	    --json                  Print every field of each module as JSON
+	    --image-limit=SIZE      Read modules of up to SIZE bytes decompressed (default 128M)
 	-V, --version               Show version
 	-h, --help                  Show this help
 `
@@ -65,6 +67,7 @@ type cmd struct {
 	db      *moddb.DB
 	openDB  func() error // sets db
 	jsonN   int          // modules printed as JSON so far
+	files   modfile.Config
 }
 
 // Main runs modinfo with env and returns its exit status.
@@ -111,8 +114,18 @@ func Main(env *tool.Env) int {
 		case 'V':
 			fmt.Fprintf(c.out, "%s\n%s\n", Version, features)
 			return 0
-		case 0: // --json
-			c.json = true
+		case 0:
+			switch p.opt.long {
+			case "json":
+				c.json = true
+			case "image-limit":
+				n, err := tool.ParseSize(p.val)
+				if err != nil {
+					c.errorf("--image-limit: %v", err)
+					return 1
+				}
+				c.files.MaxSize = n
+			}
 		}
 	}
 	if errMsg != "" {
@@ -359,7 +372,7 @@ func (c *cmd) load(m module) (list []entry, sig *modsig.Signature, sigErr error,
 		}
 		return info, nil, nil, nil
 	}
-	f, err := modfile.Open(m.path)
+	f, err := c.files.Open(m.path)
 	if err != nil {
 		return nil, nil, nil, err
 	}

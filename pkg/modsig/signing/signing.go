@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gokmod/gokmod/pkg/compression"
+	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/modfile"
 	"github.com/gokmod/gokmod/pkg/modsig"
 	"github.com/gokmod/gokmod/pkg/modsig/cms"
@@ -73,7 +74,7 @@ func File(path string, opts Options) (Result, error) {
 var buffers sync.Pool
 
 func readModule(path string) (data []byte, mode fs.FileMode, release func(), err error) {
-	f, err := os.Open(path)
+	f, err := kernel.OpenRegular(path)
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -81,9 +82,6 @@ func readModule(path string) (data []byte, mode fs.FileMode, release func(), err
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, 0, nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, 0, nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	if fi.Size() > modfile.MaxSize {
 		return nil, 0, nil, fmt.Errorf("%s: %d bytes: %w", path, fi.Size(), compression.ErrTooLarge)
