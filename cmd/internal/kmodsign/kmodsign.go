@@ -1,14 +1,17 @@
 package kmodsign
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -113,6 +116,7 @@ func (u *usager) usage(env *tool.Env) error {
 
 // job is one signing run, as the arguments describe it.
 type job struct {
+	ctx      context.Context
 	env      *tool.Env
 	opts     signing.Options
 	modules  []string
@@ -189,10 +193,33 @@ func sign(c *cli.Context, env *tool.Env, u *usager) error {
 	} else if j.opts.Signer, err = j.signer(cert, hash, c.Bool("k")); err != nil {
 		return err
 	}
+	// SIGINT and SIGTERM stop a batch between modules: each module is
+	// written whole or not at all, and the exit status is the shell's.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, kernel.Interrupts...)
+	defer signal.Stop(sigs)
+	var caught atomic.Value
+	go func() {
+		select {
+		case sig := <-sigs:
+			caught.Store(sig)
+			cancel(fmt.Errorf("%s", kernel.SignalName(sig)))
+		case <-ctx.Done():
+		}
+	}()
+	j.ctx = ctx
+	var err2 error
 	if single {
-		return j.signOne()
+		err2 = j.signOne()
+	} else {
+		err2 = j.signMany()
 	}
-	return j.signMany()
+	if sig, ok := caught.Load().(os.Signal); ok {
+		return tool.Exit(kernel.SignalStatus(sig))
+	}
+	return err2
 }
 
 // single reports whether the arguments name one module (and maybe a
@@ -258,7 +285,16 @@ func (j *job) signer(cert *x509.Certificate, hash crypto.Hash, bySKID bool) (*cm
 	return s, nil
 }
 
+// clean removes what an interrupted run left in the directories of paths,
+// and says so.
+func (j *job) clean(paths ...string) {
+	if removed := signing.Clean(signing.Dirs(paths...)); len(removed) > 0 {
+		j.env.Infof("note: removed %d temporary files left by an interrupted run (such as %s)", len(removed), removed[0])
+	}
+}
+
 func (j *job) signOne() error {
+	j.clean(j.modules[0], j.opts.Dest)
 	res, err := signing.File(j.modules[0], j.opts)
 	if res.Replaced {
 		j.env.Infof("note: %s was already signed; its old signature was replaced (--append keeps it)", res.Path)
@@ -294,20 +330,26 @@ func (j *job) signMany() error {
 		j.env.Errorf("no modules (*.ko files) in %s", strings.Join(j.modules, " "))
 		return tool.Exit(1)
 	}
+	j.clean(modules...)
 	bar := newProgress(j.env.Stderr, len(modules))
 	start := time.Now()
-	results := signing.Tree(modules, j.opts, j.jobs, bar.update)
+	results := signing.TreeContext(j.ctx, modules, j.opts, j.jobs, bar.update)
 	bar.finish()
 	replaced := 0
 	for _, r := range results {
 		if r.Replaced && r.Err == nil {
 			replaced++
 		}
-		if r.Err != nil {
+		if r.Err != nil && !errors.Is(r.Err, signing.ErrInterrupted) {
 			j.env.Errorf("%v", r.Err)
 		}
 	}
 	failed := signing.Failed(results)
+	if skipped := signing.Interrupted(results); skipped > 0 {
+		j.env.Infof("interrupted by %v: signed %d of %d modules in %.2fs (%d had a signature that was replaced), %d failed, %d not started",
+			context.Cause(j.ctx), len(modules)-failed, len(modules), time.Since(start).Seconds(), replaced, failed-skipped, skipped)
+		return tool.Exit(1)
+	}
 	j.env.Infof("signed %d of %d modules in %.2fs (%d had a signature that was replaced), %d failed",
 		len(modules)-failed, len(modules), time.Since(start).Seconds(), replaced, failed)
 	if failed > 0 {

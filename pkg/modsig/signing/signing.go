@@ -2,6 +2,8 @@ package signing
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -247,6 +249,13 @@ func Modules(paths []string) (modules, compressed []string, err error) {
 // module with the number done so far; it may be called concurrently. The
 // results are in the order of modules.
 func Tree(modules []string, opts Options, jobs int, progress func(done int)) []Result {
+	return TreeContext(context.Background(), modules, opts, jobs, progress)
+}
+
+// TreeContext is Tree that stops when ctx is done: the modules being
+// signed are finished (each is written whole or not at all), no other is
+// started, and their results carry an error wrapping ErrInterrupted.
+func TreeContext(ctx context.Context, modules []string, opts Options, jobs int, progress func(done int)) []Result {
 	if jobs <= 0 {
 		jobs = 4 * runtime.GOMAXPROCS(0)
 	}
@@ -270,6 +279,10 @@ func Tree(modules []string, opts Options, jobs int, progress func(done int)) []R
 				if i >= len(modules) {
 					return
 				}
+				if err := ctx.Err(); err != nil {
+					results[i] = Result{Path: modules[i], Err: fmt.Errorf("%s: %w: %w", modules[i], ErrInterrupted, context.Cause(ctx))}
+					continue
+				}
 				res, err := signFile(modules[i], opts, ds)
 				res.Err = err
 				results[i] = res
@@ -281,6 +294,34 @@ func Tree(modules []string, opts Options, jobs int, progress func(done int)) []R
 	}
 	wg.Wait()
 	return results
+}
+
+// Interrupted counts the results of modules that TreeContext did not start.
+func Interrupted(results []Result) int {
+	n := 0
+	for _, r := range results {
+		if errors.Is(r.Err, ErrInterrupted) {
+			n++
+		}
+	}
+	return n
+}
+
+// Dirs returns the directories that paths are in, each once, for Clean.
+func Dirs(paths ...string) []string {
+	var dirs []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		d := filepath.Dir(p)
+		if !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // Failed counts the results with an error.
