@@ -136,6 +136,16 @@ func sign(c *cli.Context, env *tool.Env, u *usager) error {
 		return u.usage(env)
 	}
 	j := &job{env: env, many: c.Bool("many"), jobs: c.Int("j")}
+	if c.Bool("d") && c.Bool("D") {
+		env.Errorf("-d writes only the PKCS#7 signature and -D only the block to append: give one of them")
+		return u.usage(env)
+	}
+	for _, a := range args {
+		if a == "" {
+			env.Errorf("an empty argument is not a file name")
+			return u.usage(env)
+		}
+	}
 	switch {
 	case c.Bool("d"):
 		j.opts.Output = signing.PKCS7Only
@@ -296,7 +306,7 @@ func (j *job) clean(paths ...string) {
 func (j *job) signOne() error {
 	j.clean(j.modules[0], j.opts.Dest)
 	res, err := signing.File(j.modules[0], j.opts)
-	if res.Replaced {
+	if err == nil && res.Replaced {
 		j.env.Infof("note: %s was already signed; its old signature was replaced (--append keeps it)", res.Path)
 	}
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,6 +135,9 @@ func TestUsage(t *testing.T) {
 		{"help", []string{"-h"}, 0, `(?s)^Usage: gokmodsign.*verify checks`},
 		{"version", []string{"-V"}, 0, `^gokmodsign: gokmod version`},
 		{"verify without module", []string{"verify", "--cert", "c"}, 2, `no module given`},
+		{"-d with -D", []string{"-d", "-D", "sha256", "k", "c", "m"}, 2, `give one of them\nUsage:`},
+		{"empty destination", []string{"sha256", "k", "c", "m", ""}, 2, `empty argument is not a file name\nUsage:`},
+		{"empty module", []string{"sha256", "k", "c", ""}, 2, `empty argument is not a file name\nUsage:`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -387,5 +391,66 @@ func TestCompressedModules(t *testing.T) {
 	code, stdout, _ := run(t, "verify", "--cert", certPath, dir)
 	if code != 0 || !strings.Contains(stdout, zst+": ok") || !strings.Contains(stdout, mod+": ok") {
 		t.Errorf("verify of a tree with a compressed module = %d, %q", code, stdout)
+	}
+}
+
+// New files honour the umask, as sign-file's do; an existing destination
+// keeps its mode.
+func TestUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	src := write(t, filepath.Join(dir, "src.ko"), module)
+	dst := filepath.Join(dir, "new.ko")
+	if code, _, stderr := run(t, "-p", "sha256", keyPath, certPath, src, dst); code != 0 {
+		t.Fatalf("gokmodsign -p = %d, %s", code, stderr)
+	}
+	for _, p := range []string{dst, src + ".p7s"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s: mode %o under umask 077, want 600", filepath.Base(p), got)
+		}
+	}
+	if err := os.Chmod(dst, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "sha256", keyPath, certPath, dst); code != 0 {
+		t.Fatalf("gokmodsign (in place) = %d, %s", code, stderr)
+	}
+	if fi, _ := os.Stat(dst); fi.Mode().Perm() != 0o640 {
+		t.Errorf("re-signed in place: mode %o, want the module's 640", fi.Mode().Perm())
+	}
+}
+
+// The note about a replaced signature comes only when a re-signed module
+// was written.
+func TestReplacedNote(t *testing.T) {
+	dir := t.TempDir()
+	m := write(t, filepath.Join(dir, "m.ko"), module)
+	if code, _, stderr := run(t, "sha256", keyPath, certPath, m); code != 0 {
+		t.Fatalf("first signature: %d, %s", code, stderr)
+	}
+	const note = "old signature was replaced"
+	tests := []struct {
+		name string
+		args []string
+		code int
+		note bool
+	}{
+		{"-d", []string{"-d", "sha256", keyPath, certPath, m}, 0, false},
+		{"-D", []string{"-D", "sha256", keyPath, certPath, m}, 0, false},
+		{"unwritable destination", []string{"sha256", keyPath, certPath, m, filepath.Join(dir, "missing", "m.ko")}, 1, false},
+		{"re-signed", []string{"sha256", keyPath, certPath, m}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := run(t, tt.args...)
+			if code != tt.code || strings.Contains(stderr, note) != tt.note {
+				t.Errorf("gokmodsign %q = %d, stderr %q; want %d, note %v", tt.args, code, stderr, tt.code, tt.note)
+			}
+		})
 	}
 }

@@ -3,8 +3,8 @@ package signing
 import (
 	"bytes"
 	"context"
-	"errors"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -59,7 +59,7 @@ type Options struct {
 // Result is what File did.
 type Result struct {
 	Path     string   // the module
-	Replaced bool     // an existing signature was removed before signing
+	Replaced bool     // the module written carries a new signature in place of its old one
 	Wrote    []string // the files written, in order
 	Err      error    // for Tree: why this module was not signed
 }
@@ -119,7 +119,6 @@ func signFile(path string, opts Options, ds *dirSyncer) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
-	res.Replaced = replaced
 
 	var p7 []byte
 	if opts.Signer != nil {
@@ -159,7 +158,11 @@ func signFile(path string, opts Options, ds *dirSyncer) (Result, error) {
 	if dst == "" {
 		dst = path
 	}
-	return res, write(dst, mode, content, block)
+	if err := write(dst, mode, content, block); err != nil {
+		return res, err
+	}
+	res.Replaced = replaced
+	return res, nil
 }
 
 // prepare checks the module and returns the content to sign: without its
