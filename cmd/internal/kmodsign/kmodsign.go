@@ -20,6 +20,7 @@ import (
 	"github.com/gokmod/gokmod/cmd/internal/cliapp"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/kernel"
+	"github.com/gokmod/gokmod/pkg/moddb"
 	"github.com/gokmod/gokmod/pkg/modfile"
 	"github.com/gokmod/gokmod/pkg/modsig"
 	"github.com/gokmod/gokmod/pkg/modsig/cms"
@@ -93,6 +94,7 @@ func Main(env *tool.Env) int {
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "cert", Usage: "a trusted certificate (DER or PEM)"},
 			&cli.StringFlag{Name: tool.ImageLimitFlag, Usage: tool.ImageLimitUsage},
+			&cli.StringFlag{Name: "kernel-release", Aliases: []string{"k"}, Usage: "answer for this kernel release (default: the running kernel's, with its /proc/crypto)"},
 		},
 		Action:             func(c *cli.Context) error { return verify(c, env, u) },
 		CustomHelpTemplate: fmt.Sprintf(usageText, env.Name()) + helpText,
@@ -446,9 +448,14 @@ func verify(c *cli.Context, env *tool.Env, u *usager) error {
 			return u.usage(env)
 		}
 	}
+	rules, err := verifyRules(c.String("kernel-release"))
+	if err != nil {
+		env.Errorf("verify: %v", err)
+		return u.usage(env)
+	}
 	bad := 0
 	for _, m := range modules {
-		line, ok := verifyOne(files, m, certs)
+		line, ok := verifyOne(files, m, certs, rules)
 		fmt.Fprintf(env.Stdout, "%s: %s\n", m, line)
 		if !ok {
 			bad++
@@ -460,9 +467,43 @@ func verify(c *cli.Context, env *tool.Env, u *usager) error {
 	return nil
 }
 
-// verifyOne checks one module (compressed ones are decompressed first, as
-// the kernel does) and describes the outcome.
-func verifyOne(files modfile.Config, path string, certs []*x509.Certificate) (string, bool) {
+// verifyRules are the kernel rules verify answers for: release's (its
+// parser's rules; which hashes it has is then unknown, unless it is the
+// running kernel), or the running kernel's, whose /proc/crypto and
+// modules.alias say which hashes it has.
+func verifyRules(release string) (cms.Rules, error) {
+	running, _ := kernel.Release()
+	var rules cms.Rules
+	if release == "" {
+		release = running
+	}
+	if release != "" {
+		rel, err := modsig.ParseRelease(release)
+		if err != nil {
+			return rules, err
+		}
+		rules.Release = rel
+	}
+	if release != "" && release == running {
+		if f, err := os.Open("/proc/crypto"); err == nil {
+			db := moddb.Open("", running)
+			inModule := func(name string) bool {
+				mods, err := db.Alias("crypto-" + name)
+				return err == nil && len(mods) > 0
+			}
+			rules.Digest, _ = cms.ProcCrypto(f, inModule)
+			f.Close()
+			return rules, nil
+		}
+	}
+	rules.Digest = func(string) cms.Availability { return cms.Unknown }
+	return rules, nil
+}
+
+// verifyOne checks one module as the kernel does (compressed ones are
+// decompressed first, as the kernel does) and describes the outcome: ok,
+// or why not, naming the kernel's rule and errno.
+func verifyOne(files modfile.Config, path string, certs []*x509.Certificate, rules cms.Rules) (string, bool) {
 	f, err := files.Open(path)
 	if err != nil {
 		return fmt.Sprintf("error: %v", err), false
@@ -472,23 +513,29 @@ func verifyOne(files modfile.Config, path string, certs []*x509.Certificate) (st
 	if err != nil {
 		return fmt.Sprintf("error: %s: %v", path, err), false
 	}
-	sig, cert, err := cms.Verify(image, certs)
+	res := cms.Check(image, certs, rules)
+	depends := ""
+	if len(res.Depends) > 0 {
+		depends = "; the verdict assumes " + strings.Join(res.Depends, " and ")
+	}
+	err = res.Err
+	var re *modsig.RuleError
+	errors.As(err, &re)
 	switch {
 	case err == nil:
-		return fmt.Sprintf("ok (signer %q, %s %s, certificate %q)", signerName(sig), sig.KeyAlgo, sig.HashAlgo, cert.Subject.CommonName), true
+		s := res.Message.Signers[res.Signer]
+		who := fmt.Sprintf("%q", res.Cert.Issuer.CommonName)
+		if s.ID.SKID != nil {
+			who = fmt.Sprintf("key id %x", s.ID.SKID)
+		}
+		if n := len(res.Message.Signers); n > 1 {
+			who += fmt.Sprintf(" (%d of %d)", res.Signer+1, n)
+		}
+		return fmt.Sprintf("ok (signer %s, %s %s, certificate %q)%s", who, s.KeyAlgo, s.HashName, res.Cert.Subject.CommonName, depends), true
 	case errors.Is(err, cms.ErrNotSigned):
-		return "not signed", false
+		return "not signed (" + re.Error() + ")", false
 	case errors.Is(err, cms.ErrUnknownSigner):
-		return fmt.Sprintf("unknown signer (%s)", strings.TrimPrefix(err.Error(), cms.ErrUnknownSigner.Error()+": ")), false
-	case errors.Is(err, cms.ErrBadSignature), errors.Is(err, modsig.ErrMalformed):
-		return fmt.Sprintf("bad signature (%v)", err), false
+		return fmt.Sprintf("unknown signer (%v)%s", re, depends), false
 	}
-	return fmt.Sprintf("error: %v", err), false
-}
-
-func signerName(sig *modsig.Signature) string {
-	if sig.BySKID {
-		return fmt.Sprintf("key id %x", sig.KeyID)
-	}
-	return sig.Signer
+	return fmt.Sprintf("bad signature (%v)%s", re, depends), false
 }

@@ -280,16 +280,16 @@ func TestTreeAndVerify(t *testing.T) {
 	write(t, mods[2], module)
 	code, stdout, _ = run(t, "verify", "--cert", certPath, mods[0], mods[1], mods[2], mods[3])
 	want := []string{
-		mods[0] + `: bad signature \(bad signature: crypto/rsa: verification error\)`,
-		mods[1] + `: bad signature \(bad signature: crypto/rsa: verification error\)`,
-		mods[2] + `: not signed`,
+		mods[0] + `: bad signature \(pkcs7_trust.verify: signer 1, trusted certificate "gokmod test key": RSA sha256 signature does not verify \(kernel: EKEYREJECTED\)\)`,
+		mods[1] + `: bad signature \(pkcs7_trust.verify: .*\(kernel: EKEYREJECTED\)\)`,
+		mods[2] + `: not signed \(signing.marker: .*\(kernel: ENODATA, EKEYREJECTED under enforcement\)\)`,
 		mods[3] + `: ok `,
 	}
 	if code != 1 || !regexp.MustCompile(strings.Join(want, ".*\n")).MatchString(stdout) {
 		t.Errorf("verify of tampered modules = %d:\n%s\nwant 1 and lines matching\n%s", code, stdout, strings.Join(want, "\n"))
 	}
 	code, stdout, _ = run(t, "verify", "--cert", otherC, mods[3])
-	if code != 1 || !strings.Contains(stdout, mods[3]+`: unknown signer (no certificate has issuer "gokmod test key" and serial 8f0102030405060708)`) {
+	if code != 1 || !strings.Contains(stdout, mods[3]+`: unknown signer (pkcs7_trust.no_key: no signer's key is among the trusted certificates (signer 1: serial 8f0102030405060708) (kernel: ENOKEY, EKEYREJECTED under enforcement))`) {
 		t.Errorf("verify with the wrong certificate = %d, %q", code, stdout)
 	}
 
