@@ -29,7 +29,7 @@ const (
 
 // probeTimeout bounds the test boot under KVM: a good KVM boots the guest in
 // a second or two; a broken one aborts at once or spins until killed.
-var probeTimeout = 30 * time.Second
+var probeTimeout = 20 * time.Second
 
 var (
 	errKVMUnusable = errors.New("KVM was asked for but does not work")
