@@ -298,6 +298,15 @@ func (k *kd) algorithm(what string) (asn1.ObjectIdentifier, error) {
 func (k *kd) peek(class, tag int) bool { return k.d.peek(class, tag) }
 func (k *kd) empty() bool              { return len(k.d) == 0 }
 
+// nonEmpty refuses an empty SET OF or SEQUENCE OF: the kernel's ASN.1
+// decoder wants the first element of each (EBADMSG).
+func nonEmpty(what string, v asn1.RawValue) error {
+	if len(v.Bytes) == 0 {
+		return ruleErr(RuleASN1, EBADMSG, ErrMalformed, "%s: an empty SET OF, which the kernel's decoder does not take", what)
+	}
+	return nil
+}
+
 // smallInt reads an INTEGER the way the kernel's version handlers do: a
 // one-byte value, else -1.
 func smallInt(v asn1.RawValue) int {
@@ -345,12 +354,16 @@ func parseKernelPKCS7(b []byte, rel KernelRelease) (*Message, error) {
 	if sdVersion != 1 && sdVersion != 3 {
 		return nil, ruleErr(RuleSignedDataVer, EINVAL, ErrMalformed, "SignedData version %d, not 1 or 3", sdVersion)
 	}
+	var algs asn1.RawValue
 	if d.peek(asn1.ClassUniversal, asn1.TagSet) {
-		_, err = d.next("digest algorithms", asn1.ClassUniversal, asn1.TagSet, true)
+		algs, err = d.next("digest algorithms", asn1.ClassUniversal, asn1.TagSet, true)
 	} else {
-		_, err = d.next("digest algorithms", asn1.ClassUniversal, asn1.TagSequence, true)
+		algs, err = d.next("digest algorithms", asn1.ClassUniversal, asn1.TagSequence, true)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := nonEmpty("digest algorithms", algs); err != nil {
 		return nil, err
 	}
 	eci, err := d.next("encapsulated content info", asn1.ClassUniversal, asn1.TagSequence, true)
@@ -378,6 +391,9 @@ func parseKernelPKCS7(b []byte, rel KernelRelease) (*Message, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := nonEmpty("certificates", certs); err != nil {
+			return nil, err
+		}
 		c := kd{certs.Bytes}
 		for !c.empty() {
 			cert, err := c.next("certificate", asn1.ClassUniversal, asn1.TagSequence, true)
@@ -390,7 +406,11 @@ func parseKernelPKCS7(b []byte, rel KernelRelease) (*Message, error) {
 	}
 	for _, tag := range []int{1, 3} {
 		if d.peek(asn1.ClassContextSpecific, tag) {
-			if _, err := d.next("crls", asn1.ClassContextSpecific, tag, true); err != nil {
+			crls, err := d.next("crls", asn1.ClassContextSpecific, tag, true)
+			if err != nil {
+				return nil, err
+			}
+			if err := nonEmpty("crls", crls); err != nil {
 				return nil, err
 			}
 			break
@@ -403,6 +423,9 @@ func parseKernelPKCS7(b []byte, rel KernelRelease) (*Message, error) {
 		set, err = d.next("signer infos", asn1.ClassUniversal, asn1.TagSet, true)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := nonEmpty("signer infos", set); err != nil {
 		return nil, err
 	}
 	s := kd{set.Bytes}
@@ -521,7 +544,11 @@ func parseKernelSigner(b []byte, sdVersion int, dataType asn1.ObjectIdentifier, 
 	ks.Value = value.Bytes
 	for _, tag := range []int{1, 3} {
 		if d.peek(asn1.ClassContextSpecific, tag) {
-			if _, err := d.next("unauthenticated attributes", asn1.ClassContextSpecific, tag, true); err != nil {
+			ua, err := d.next("unauthenticated attributes", asn1.ClassContextSpecific, tag, true)
+			if err != nil {
+				return nil, err
+			}
+			if err := nonEmpty("unauthenticated attributes", ua); err != nil {
 				return nil, err
 			}
 			break
@@ -559,6 +586,9 @@ func (ks *KernelSigner) parseAuthAttrs(d *kd, dataType asn1.ObjectIdentifier) er
 		set, err = d.next("signed attributes", asn1.ClassContextSpecific, 2, true)
 	}
 	if err != nil {
+		return err
+	}
+	if err := nonEmpty("signed attributes", set); err != nil {
 		return err
 	}
 	ks.AuthAttrs = append([]byte{0x31}, set.FullBytes[1:]...)

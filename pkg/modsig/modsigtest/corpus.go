@@ -71,6 +71,7 @@ func Corpus(k Keys) []Case {
 		c("unknown key", one(untrusted), REJ),
 		c("corrupt signature", one(with(rsa, func(s *Signer) { s.Corrupt = true })), REJ),
 		c("trusted signer, then trusted and corrupt", Message{Signers: []Signer{rsa, with(ec, func(s *Signer) { s.Corrupt = true })}}, REJ),
+		c("untrusted signer with its certificate embedded", msg(untrusted, func(m *Message) { m.Certs = []*x509.Certificate{k.Untrusted.Cert} }), REJ),
 		c("forged issuer and serial", one(Signer{Key: k.Untrusted.Key, Cert: k.RSA2048.Cert, Hash: crypto.SHA256}), REJ),
 		c("ecdsa signature by the rsa2048 certificate's id", one(Signer{Key: k.ECDSA256.Key, Cert: k.RSA2048.Cert, Hash: crypto.SHA256}), REJ),
 
@@ -94,6 +95,8 @@ func Corpus(k Keys) []Case {
 		c("sig_len short by one", msg(rsa, func(m *Message) { m.SigLenDelta = -1 }), BAD),
 		c("sig_len long by one", msg(rsa, func(m *Message) { m.SigLenDelta = 1 }), BAD),
 		c("PKCS#7 truncated", msg(rsa, func(m *Message) { m.Truncate = 20 }), BAD),
+		c("sig_len zero", msg(rsa, func(m *Message) { m.SigLenZero = true }), BAD),
+		c("bytes after the PKCS#7 message", msg(rsa, func(m *Message) { m.Trailing = []byte{0, 0, 0, 0} }), A),
 
 		// Refused by the PKCS#7 parser.
 		c("content embedded, not detached", msg(rsa, func(m *Message) { m.Embed = true }), BAD),
@@ -106,7 +109,8 @@ func Corpus(k Keys) []Case {
 		c("SignerInfo version 2", one(with(rsa, func(s *Signer) { s.Version = 2 })), INV),
 		c("SignerInfo version 3 with issuer and serial", msg(with(rsa, func(s *Signer) { s.Version = 3 }), func(m *Message) { m.Version = 3 }), INV),
 		c("SignerInfo version 1 with subject key id", msg(with(rsa, func(s *Signer) { s.BySKID, s.Version = true, 1 }), func(m *Message) { m.Version = 1 }), INV),
-		c("no SignerInfo", Message{Version: 1}, INV),
+		c("no SignerInfo (empty SETs)", Message{Version: 1}, BAD),
+		c("no SignedData at all", msg(rsa, func(m *Message) { m.NoContent = true }), INV),
 		c("signed attributes on one signer of two", Message{Signers: []Signer{rsa, with(ec, func(s *Signer) { s.AuthAttrs = true })}}, INV),
 
 		// Not signed at all.

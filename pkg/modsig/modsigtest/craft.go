@@ -74,13 +74,16 @@ type Message struct {
 	EContentType asn1.ObjectIdentifier // default data
 	Embed        bool                  // put the content into the message (not detached)
 	Certs        []*x509.Certificate   // embedded certificates
+	NoContent    bool                  // a ContentInfo with no [0] SignedData
 
 	// The struct module_signature fields; IDType defaults to PKCS#7 (2).
 	Algo, HashField, SignerLen, KeyIDLen byte
 	IDType                               *byte
 	Pad                                  [3]byte
-	SigLenDelta                          int // added to sig_len
-	Truncate                             int // bytes cut from the end of the PKCS#7 (sig_len follows)
+	SigLenDelta                          int    // added to sig_len
+	SigLenZero                           bool   // sig_len 0
+	Trailing                             []byte // bytes after the ContentInfo, inside sig_len
+	Truncate                             int    // bytes cut from the end of the PKCS#7 (sig_len follows)
 }
 
 // Sign returns content followed by the crafted signature block.
@@ -92,13 +95,18 @@ func (m Message) Sign(content []byte) ([]byte, error) {
 	if m.Truncate > 0 {
 		p7 = p7[:max(len(p7)-m.Truncate, 0)]
 	}
+	p7 = append(p7, m.Trailing...)
 	idType := byte(modsig.PKCS7)
 	if m.IDType != nil {
 		idType = *m.IDType
 	}
 	out := append(append([]byte{}, content...), p7...)
 	out = append(out, m.Algo, m.HashField, idType, m.SignerLen, m.KeyIDLen, m.Pad[0], m.Pad[1], m.Pad[2])
-	out = binary.BigEndian.AppendUint32(out, uint32(len(p7)+m.SigLenDelta))
+	sigLen := uint32(len(p7) + m.SigLenDelta)
+	if m.SigLenZero {
+		sigLen = 0
+	}
+	out = binary.BigEndian.AppendUint32(out, sigLen)
 	return append(out, modsig.Magic...), nil
 }
 
@@ -146,6 +154,9 @@ func (m Message) PKCS7(content []byte) ([]byte, error) {
 	ctype := m.ContentType
 	if ctype == nil {
 		ctype = OIDSignedData
+	}
+	if m.NoContent {
+		return elem(0x30, mustMarshal(ctype)), nil
 	}
 	return elem(0x30, mustMarshal(ctype), elem(0xa0, elem(0x30, parts...))), nil
 }
