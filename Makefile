@@ -6,6 +6,7 @@ BIN      ?= bin
 PREFIX   ?= /usr/local
 CACHE    ?= $(or $(GOKMOD_CACHE),$(XDG_CACHE_HOME),$(HOME)/.cache)/gokmod
 FUZZTIME ?= 15s
+FUZZMINIMIZETIME ?= 1s
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # Debian packages the tests, the demo and the test bed need.
@@ -47,12 +48,15 @@ test: lint test-unit fuzz test-vm
 test-unit:
 	$(GO) test -count=1 -timeout 45m ./...
 
-## fuzz: every fuzz target for $(FUZZTIME)
+## fuzz: every fuzz target for $(FUZZTIME), printing each one's executions
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./pkg/...); do \
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for pkg in $$($(GO) list ./pkg/...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-			echo "fuzz $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+			if ! $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -v $$pkg >$$log 2>&1; then \
+				cat $$log; echo "fuzz $$pkg $$f: FAIL"; exit 1; \
+			fi; \
+			echo "fuzz $$pkg $$f: $$(grep '^fuzz: elapsed' $$log | tail -1 | sed 's/^fuzz: //')"; \
 		done; \
 	done
 
