@@ -64,8 +64,8 @@ fuzz:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
-	@bad=$$($(GO) list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | grep 'golang.org/x/sys/unix' | awk '{print $$1}' | grep -v -e '/pkg/kernel$$' -e '/vm' -e '/tests' || true); \
-	test -z "$$bad" || { echo "only pkg/kernel may import golang.org/x/sys/unix: $$bad"; exit 1; }
+	@bad=$$($(GO) list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | grep -E ' (golang.org/x/sys/unix|syscall)( |$$)' | awk '{print $$1}' | grep -v -e '/pkg/kernel$$' -e '/vm' -e '/tests' || true); \
+	test -z "$$bad" || { echo "only pkg/kernel may import golang.org/x/sys/unix or syscall: $$bad"; exit 1; }
 
 clean:
 	rm -rf $(BIN)

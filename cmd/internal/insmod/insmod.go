@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -127,14 +126,14 @@ func reason(err error) string {
 	if !errors.As(err, &kerr) {
 		return kernel.Message(errno) // opening the file
 	}
-	switch kerr.Errno {
-	case syscall.ENOEXEC:
+	switch {
+	case errors.Is(kerr, kernel.ErrNoExec):
 		return "Invalid module format"
-	case syscall.ENOENT:
+	case errors.Is(kerr, kernel.ErrNotExist):
 		return "Unknown symbol in module"
-	case syscall.ESRCH:
+	case errors.Is(kerr, kernel.ErrSymbolVer):
 		return "Module has wrong symbol version"
-	case syscall.EINVAL:
+	case errors.Is(kerr, kernel.ErrInvalid):
 		return "Invalid parameters"
 	}
 	return kernel.Message(errno)
