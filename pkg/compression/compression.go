@@ -16,8 +16,9 @@ import (
 
 // Errors returned by this package.
 var (
-	// ErrTooLarge means the decompressed data is bigger than the caller's limit.
-	ErrTooLarge = errors.New("decompressed size exceeds limit")
+	// ErrTooLarge means the (decompressed) module image is bigger than the
+	// caller's limit.
+	ErrTooLarge = errors.New("image size exceeds the limit")
 	// ErrUnknownFormat means NewReader or NewWriter was asked for a format it does not know.
 	ErrUnknownFormat = errors.New("unknown compression format")
 	// ErrCorrupt means the compressed stream could not be decoded.
