@@ -10,28 +10,32 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// OpenRegular opens path for reading, refusing anything but a regular
-// file with a *fs.PathError that wraps ErrNotRegular (and EISDIR for a
-// directory). The open itself never blocks: O_NONBLOCK keeps a FIFO
-// without a writer from hanging it (the flag does nothing to a regular
-// file's reads), and the descriptor is checked with fstat before anything
-// is read. The file is not registered with the Go poller (two system calls
-// a regular file does not need; gomodinfo opens thousands).
-func OpenRegular(path string) (*os.File, error) {
+// OpenRegular opens path for reading and returns its size, refusing
+// anything but a regular file with a *fs.PathError that wraps
+// ErrNotRegular (and EISDIR for a directory). The open itself never
+// blocks: O_NONBLOCK keeps a FIFO without a writer from hanging it, and
+// the descriptor is checked with fstat before anything is read; the flag
+// is then cleared, so that the file is not registered with the Go poller
+// (system calls a regular file does not need; gomodinfo opens thousands).
+func OpenRegular(path string) (*os.File, int64, error) {
 	fd, err := openNonblock(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+		return nil, 0, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, &fs.PathError{Op: "open", Path: path, Err: notRegular(st.Mode)}
+		return nil, 0, &fs.PathError{Op: "open", Path: path, Err: notRegular(st.Mode)}
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, unix.O_RDONLY); err != nil {
+		unix.Close(fd)
+		return nil, 0, &fs.PathError{Op: "fcntl", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), st.Size, nil
 }
 
 func openNonblock(path string) (int, error) {
@@ -84,20 +88,16 @@ func notRegular(mode uint32) error {
 // regular file (ErrNotRegular), without blocking on a FIFO. It is what
 // the tools use for keys, certificates, raw signatures and index files.
 func ReadFile(path string, max int64) ([]byte, error) {
-	f, err := OpenRegular(path)
+	f, size, err := OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > max {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, fi.Size(), max)}
+	if size > max {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, size, max)}
 	}
 	// The size may change under us: read at most max+1 to see it.
-	b := make([]byte, 0, fi.Size()+1)
+	b := make([]byte, 0, size+1)
 	for {
 		n, err := f.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]

@@ -77,15 +77,11 @@ func orSystem(root fs.FS) fs.FS {
 // finit_module, and then only if it is at most MaxSize bytes. A compressed
 // one is decompressed straight from the file, once.
 func Load(path string, opts Options) error {
-	f, err := kernel.OpenRegular(path)
+	f, size, err := kernel.OpenRegular(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
 	head := make([]byte, compression.HeadSize)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -99,16 +95,16 @@ func Load(path string, opts Options) error {
 	image := func(decompress bool) ([]byte, error) {
 		limit := maxSize(opts)
 		if decompress {
-			img, _, err := compression.DecompressAt(f, fi.Size(), limit)
+			img, _, err := compression.DecompressAt(f, size, limit)
 			if err != nil {
 				return nil, fmt.Errorf("decompress %s: %w", s.Format, err)
 			}
 			return img, nil
 		}
-		if fi.Size() > limit {
-			return nil, fmt.Errorf("read: %w (%d bytes, limit %d)", compression.ErrTooLarge, fi.Size(), limit)
+		if size > limit {
+			return nil, fmt.Errorf("read: %w (%d bytes, limit %d)", compression.ErrTooLarge, size, limit)
 		}
-		img := make([]byte, fi.Size())
+		img := make([]byte, size)
 		if _, err := f.ReadAt(img, 0); err != nil {
 			return nil, fmt.Errorf("read: %w", err)
 		}

@@ -105,16 +105,11 @@ func NewFileBytes(data []byte) (*File, error) { return Config{}.NewFileBytes(dat
 
 // Open is the package's Open with c's limits.
 func (c Config) Open(path string) (*File, error) {
-	fd, err := kernel.OpenRegular(path)
+	fd, size, err := kernel.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := fd.Stat()
-	if err != nil {
-		fd.Close()
-		return nil, err
-	}
-	f, err := c.NewFile(fd, st.Size())
+	f, err := c.NewFile(fd, size)
 	if err != nil {
 		fd.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -76,7 +76,7 @@ func File(path string, opts Options) (Result, error) {
 var buffers sync.Pool
 
 func readModule(path string) (data []byte, mode fs.FileMode, release func(), err error) {
-	f, err := kernel.OpenRegular(path)
+	f, _, err := kernel.OpenRegular(path)
 	if err != nil {
 		return nil, 0, nil, err
 	}
