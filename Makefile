@@ -56,7 +56,7 @@ fuzz:
 			if ! $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -v $$pkg >$$log 2>&1; then \
 				cat $$log; echo "fuzz $$pkg $$f: FAIL"; exit 1; \
 			fi; \
-			echo "fuzz $$pkg $$f: $$(grep '^fuzz: elapsed' $$log | tail -1 | sed 's/^fuzz: //')"; \
+			echo "fuzz $$pkg $$f: $$(grep '^fuzz: elapsed' $$log | tail -1 | sed -e 's/^fuzz: //' -e 's| ([0-9]*/sec)||')"; \
 		done; \
 	done
 
