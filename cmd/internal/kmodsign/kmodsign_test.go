@@ -454,3 +454,37 @@ func TestReplacedNote(t *testing.T) {
 		})
 	}
 }
+
+// Keys, certificates, raw signatures and modules must be regular files:
+// a device or a FIFO fails at once with one line, never blocks or grows.
+func TestNotRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := write(t, filepath.Join(dir, "m.ko"), module)
+	for _, args := range [][]string{
+		{"sha256", "/dev/zero", certPath, m},
+		{"sha256", fifo, certPath, m},
+		{"sha256", keyPath, fifo, m},
+		{"sha256", keyPath, certPath, fifo},
+		{"-s", fifo, "sha256", certPath, m},
+		{"verify", "--cert", fifo, m},
+		{"verify", "--cert", certPath, fifo},
+	} {
+		done := make(chan struct{})
+		var code int
+		var stdout, stderr string
+		go func() { code, stdout, stderr = run(t, args...); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("gokmodsign %q blocked", args)
+		}
+		out := stdout + stderr
+		if code != 1 || !strings.Contains(out, "not a regular file") || strings.Count(out, "\n") != 1 {
+			t.Errorf("gokmodsign %q = %d, %q; want 1 and one line saying it is not a regular file", args, code, out)
+		}
+	}
+}
