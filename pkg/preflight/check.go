@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -70,6 +71,7 @@ type checker struct {
 	name     string
 	info     modfile.Info
 	versions map[string]uint32 // __versions; nil when the section is absent
+	exports  map[string]map[string]Export
 }
 
 func (c *checker) decompress(data []byte) ([]byte, Result) {
@@ -366,15 +368,17 @@ var gplCompatible = map[string]bool{
 // then the loaded modules. found is Maybe when that cannot be told.
 func (c *checker) lookup(sym string) (e Export, found Tri) {
 	t := c.t
-	switch {
+	switch ks := t.syms; {
 	case t.KernelExports != nil:
 		if e, ok := t.KernelExports[sym]; ok {
 			return e, Yes
 		}
 		found = No
-	case t.Kallsyms != nil && t.Kallsyms.KsymtabListed:
-		if t.Kallsyms.InKernel("__ksymtab_" + sym) {
-			return Export{Name: sym, Module: "vmlinux", CRCKnown: t.Modversions == No}, Yes
+	case ks() != nil && ks().KsymtabListed:
+		if ks().InKernel("__ksymtab_" + sym) {
+			e := Export{Name: sym, Module: "vmlinux", CRCKnown: t.Modversions == No}
+			e.nsKnown = ks().KstrtabnsListed && !ks().InKernel("__kstrtabns_"+sym)
+			return e, Yes
 		}
 		found = No
 	default:
@@ -397,12 +401,12 @@ func (c *checker) lookup(sym string) (e Export, found Tri) {
 				continue
 			}
 		}
-		switch {
-		case t.Kallsyms == nil:
+		switch ks := t.syms(); {
+		case ks == nil:
 			found = Maybe
-		case t.Kallsyms.InModule(m, "__ksymtab_"+sym):
+		case ks.InModule(m, "__ksymtab_"+sym):
 			return Export{Name: sym, Module: m}, Yes
-		case !t.Kallsyms.KsymtabListed:
+		case !ks.KsymtabListed:
 			found = Maybe
 		}
 	}
@@ -411,6 +415,16 @@ func (c *checker) lookup(sym string) (e Export, found Tri) {
 
 // moduleExports reads the exports of module m's file in the tree.
 func (c *checker) moduleExports(m string) (map[string]Export, error) {
+	if e, ok := c.exports[m]; ok {
+		if e == nil {
+			return nil, fs.ErrNotExist
+		}
+		return e, nil
+	}
+	if c.exports == nil {
+		c.exports = map[string]map[string]Export{}
+	}
+	c.exports[m] = nil
 	f, err := c.t.Tree.open(m)
 	if err != nil {
 		return nil, err
@@ -424,6 +438,7 @@ func (c *checker) moduleExports(m string) (map[string]Export, error) {
 		out[e.Name] = Export{Name: e.Name, Module: m, GPLOnly: e.GPLOnly, KindKnown: true,
 			CRC: uint32(e.CRC), HasCRC: e.HasCRC, CRCKnown: true, Namespace: e.Namespace}
 	}
+	c.exports[m] = out
 	return out, nil
 }
 
@@ -501,7 +516,7 @@ func (c *checker) symbols() Result {
 				if e.Namespace != "" && !namespaces[e.Namespace] {
 					errno = syscall.EINVAL
 					res.Kernel = append(res.Kernel, fmt.Sprintf("%s: module uses symbol (%s) from namespace %s, but does not import it.", c.name, imp.Name, e.Namespace))
-				} else if !e.KindKnown && c.t.KernelExports == nil {
+				} else if !e.KindKnown && !e.nsKnown {
 					unknown = append(unknown, imp.Name+" (its namespace cannot be told)")
 					continue
 				}

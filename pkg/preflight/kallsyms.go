@@ -18,6 +18,10 @@ type Kallsyms struct {
 	// are listed (CONFIG_KALLSYMS_ALL): then a symbol without one is not
 	// exported.
 	KsymtabListed bool
+	// KstrtabnsListed reports that __kstrtabns_ entries are listed
+	// (Linux up to 6.4 with CONFIG_KALLSYMS_ALL): then a symbol without
+	// one has no namespace.
+	KstrtabnsListed bool
 }
 
 // ParseKallsyms reads /proc/kallsyms: "ADDRESS TYPE NAME [MODULE]".
@@ -43,6 +47,9 @@ func ParseKallsyms(r io.Reader) (k *Kallsyms, err error) {
 			k.kernel[name] = true
 			if strings.HasPrefix(name, "__ksymtab_") {
 				k.KsymtabListed = true
+			}
+			if strings.HasPrefix(name, "__kstrtabns_") {
+				k.KstrtabnsListed = true
 			}
 			continue
 		}

@@ -18,6 +18,7 @@ type Export struct {
 	HasCRC    bool
 	CRCKnown  bool // HasCRC says whether the exporter has a CRC
 	Namespace string
+	nsKnown   bool // Namespace is known though the kind is not
 }
 
 // ParseSymvers reads Module.symvers: "CRC\tSYMBOL\tMODULE\tKIND[\tNAMESPACE]"

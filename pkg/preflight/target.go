@@ -66,7 +66,10 @@ type Target struct {
 	// KernelExports are the exports of the kernel image (Module.symvers's
 	// vmlinux lines); nil if unknown. Kallsyms stands in when nil.
 	KernelExports map[string]Export
-	Kallsyms      *Kallsyms
+	// Kallsyms is /proc/kallsyms (or a System.map), nil if unknown; Live
+	// reads it when first needed.
+	Kallsyms     *Kallsyms
+	kallsymsRoot fs.FS
 
 	// Loaded is the set of loaded modules (nil if unknown, empty for an
 	// offline target: a freshly booted kernel). Builtin names the
@@ -165,13 +168,7 @@ func Live(root fs.FS, opts LiveOptions) (*Target, error) {
 			t.CertsComplete = listed(descs, t.Certs)
 		}
 	}
-	if f, err := root.Open("proc/kallsyms"); err == nil {
-		k, perr := ParseKallsyms(f)
-		f.Close()
-		if perr == nil {
-			t.Kallsyms = k
-		}
-	}
+	t.kallsymsRoot = root
 	if f, err := root.Open("proc/modules"); err == nil {
 		entries, perr := sysmod.ParseProcModules(f)
 		f.Close()
@@ -216,6 +213,7 @@ func Live(root fs.FS, opts LiveOptions) (*Target, error) {
 		}
 		t.KernelExports, t.ModuleExports = b.kernel, b.modules
 		t.Modversions, t.ForceLoad = b.modversions, b.forceLoad
+		t.Certs = append(t.Certs, b.certs...)
 		if b.release == t.Release || t.Release == "" {
 			t.Vermagic = b.vermagic
 		}
@@ -256,6 +254,7 @@ func liveLockdown(root fs.FS) string {
 // OfflineOptions adds to what Offline reads from the build directory.
 type OfflineOptions struct {
 	Tree      *Tree               // the kernel's module directory, nil if none
+	Loaded    []string            // modules assumed loaded (their files are in Tree); none by default
 	SystemMap fs.File             // System.map, to find symbols Module.symvers lacks; optional
 	Certs     []*x509.Certificate // more certificates the kernel trusts
 }
@@ -278,11 +277,14 @@ func Offline(build fs.FS, name string, opts OfflineOptions) (*Target, error) {
 		Name: name, Release: b.release, Vermagic: b.vermagic, Machine: b.machine,
 		KernelExports: b.kernel, ModuleExports: b.modules,
 		Modversions: b.modversions, ForceLoad: b.forceLoad,
-		Loaded: map[string]bool{}, Tree: opts.Tree,
+		Loaded: map[string]bool{}, Tree: opts.Tree, Builtin: nil,
 		CompressionKnown: b.config != nil,
 		Compression:      b.decompress,
 		SigCheck:         b.sigCheck,
 		Certs:            append(b.certs, opts.Certs...),
+	}
+	for _, m := range opts.Loaded {
+		t.Loaded[m] = true
 	}
 	if b.sigCheck == No {
 		t.SigEnforce = No
@@ -303,6 +305,21 @@ func Offline(build fs.FS, name string, opts OfflineOptions) (*Target, error) {
 		t.Kallsyms = k
 	}
 	return t, nil
+}
+
+// syms returns the kernel's symbol names, reading /proc/kallsyms when
+// first asked.
+func (t *Target) syms() *Kallsyms {
+	if t.Kallsyms == nil && t.kallsymsRoot != nil {
+		if f, err := t.kallsymsRoot.Open("proc/kallsyms"); err == nil {
+			if k, err := ParseKallsyms(f); err == nil {
+				t.Kallsyms = k
+			}
+			f.Close()
+		}
+		t.kallsymsRoot = nil
+	}
+	return t.Kallsyms
 }
 
 // build is what a build directory says.
