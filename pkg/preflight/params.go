@@ -100,7 +100,7 @@ func (c *checker) parameters() Result {
 			if errno == syscall.ENOSPC {
 				word = "too large for"
 			}
-			res.Kernel = append(res.Kernel, fmt.Sprintf("%s: '%s' %s parameter '%s'", c.name, val, word, p.Name))
+			res.Kernel = append(res.Kernel, fmt.Sprintf("%s: `%s' %s parameter `%s'", c.name, val, word, p.Name))
 			res.Detail = fmt.Sprintf("%s is %s: %q does not parse", p.Name, typ, val)
 			return res // parse_args stops at the first error
 		default:

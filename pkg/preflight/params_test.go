@@ -86,10 +86,10 @@ func TestParameters(t *testing.T) {
 	}{
 		{"loop=3 name=x", Passed, 0, ""},
 		{"bogus=1", Passed, 0, "fixture: unknown parameter 'bogus' ignored"},
-		{"loop=x", Failed, syscall.EINVAL, "fixture: 'x' invalid for parameter 'loop'"},
-		{"loop", Failed, syscall.EINVAL, "fixture: '' invalid for parameter 'loop'"},
-		{"loop=99999999999", Failed, syscall.ERANGE, "fixture: '99999999999' invalid for parameter 'loop'"},
-		{"name=" + strings.Repeat("n", 2000), Failed, syscall.ENOSPC, "too large for parameter 'name'"},
+		{"loop=x", Failed, syscall.EINVAL, "fixture: `x' invalid for parameter `loop'"},
+		{"loop", Failed, syscall.EINVAL, "fixture: `' invalid for parameter `loop'"},
+		{"loop=99999999999", Failed, syscall.ERANGE, "fixture: `99999999999' invalid for parameter `loop'"},
+		{"name=" + strings.Repeat("n", 2000), Failed, syscall.ENOSPC, "too large for parameter `name'"},
 		{"dyndbg=+p", Passed, 0, ""},
 	}
 	tg := offline(t, buildFS(""), OfflineOptions{})

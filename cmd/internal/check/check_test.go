@@ -87,7 +87,7 @@ func TestCheck(t *testing.T) {
 		{"would load", []string{"--build", good, "--tree", tr, fixture}, 0,
 			[]string{"vermagic    passed  \"6.1.0-56-amd64 SMP preempt mod_unload modversions \"", fixture + ": would load"}},
 		{"bad parameter", []string{"--build", good, "--tree", tr, "--params", "loop=abc", fixture}, 1,
-			[]string{"parameters  failed  EINVAL: loop is int: \"abc\" does not parse", "kernel: gokmod_params: 'abc' invalid for parameter 'loop'",
+			[]string{"parameters  failed  EINVAL: loop is int: \"abc\" does not parse", "kernel: gokmod_params: `abc' invalid for parameter `loop'",
 				fixture + ": would fail at parameters: EINVAL (Invalid argument)"}},
 		{"another kernel", []string{"--build", other, "--tree", tr, fixture}, 1,
 			[]string{"kernel: gokmod_params: disagrees about version of symbol module_layout", fixture + ": would fail at modversions: ENOEXEC (Exec format error)"}},
