@@ -152,6 +152,11 @@ func TestPreflight(t *testing.T) {
 	var certs []*x509.Certificate
 	if enforcing {
 		certs = b.trustedCerts()
+		keys, err := os.ReadFile("/proc/keys")
+		t.Logf("/proc/keys (%v):\n%s", err, keys)
+		for _, c := range certs {
+			t.Logf("trusted: %s", preflight.KeyDescription(c))
+		}
 	}
 	raw := func(name string) []byte { return b.rawModule(name) }
 	signed := func(name string, data []byte, key string) string {

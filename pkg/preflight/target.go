@@ -161,13 +161,6 @@ func Live(root fs.FS, opts LiveOptions) (*Target, error) {
 		}
 	}
 	t.Lockdown = liveLockdown(root)
-	if f, err := root.Open("proc/keys"); err == nil {
-		descs, perr := ParseProcKeys(f)
-		f.Close()
-		if perr == nil && len(descs) > 0 && len(t.Certs) > 0 {
-			t.CertsComplete = listed(descs, t.Certs)
-		}
-	}
 	t.kallsymsRoot = root
 	if f, err := root.Open("proc/modules"); err == nil {
 		entries, perr := sysmod.ParseProcModules(f)
@@ -220,6 +213,13 @@ func Live(root fs.FS, opts LiveOptions) (*Target, error) {
 	}
 	if t.Vermagic == "" && t.Tree != nil {
 		t.Vermagic = treeVermagic(t.Tree)
+	}
+	if f, err := root.Open("proc/keys"); err == nil {
+		descs, perr := ParseProcKeys(f)
+		f.Close()
+		if perr == nil && len(descs) > 0 && len(t.Certs) > 0 {
+			t.CertsComplete = listed(descs, t.Certs)
+		}
 	}
 	return t, nil
 }
