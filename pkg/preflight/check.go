@@ -336,6 +336,7 @@ func (c *checker) vermagic() Result {
 	}
 	if a != b {
 		res.Verdict, res.Errno = Failed, syscall.ENOEXEC
+		res.Detail = "the module was built for another kernel or configuration"
 		res.Kernel = []string{fmt.Sprintf("%s: version magic '%s' should be '%s'", c.name, magic, c.t.Vermagic)}
 		return res
 	}

@@ -102,6 +102,12 @@ func (c *checker) parameters() Result {
 			}
 			res.Kernel = append(res.Kernel, fmt.Sprintf("%s: `%s' %s parameter `%s'", c.name, val, word, p.Name))
 			res.Detail = fmt.Sprintf("%s is %s: %q does not parse", p.Name, typ, val)
+			switch errno {
+			case syscall.ERANGE:
+				res.Detail = fmt.Sprintf("%s is %s: %q is out of range", p.Name, typ, val)
+			case syscall.ENOSPC:
+				res.Detail = fmt.Sprintf("%s is %s: %d bytes are too many", p.Name, typ, len(val))
+			}
 			return res // parse_args stops at the first error
 		default:
 			notes = append(notes, p.Name+"="+p.Value+" ("+typ+")")
