@@ -57,8 +57,8 @@ func (b *bed) preflightBuild() string {
 }
 
 // preflightTree writes a module directory that lists the test modules as
-// depmod would after installing them: modules.dep, modules.symbols, and
-// an empty modules.builtin (none of them is built in).
+// depmod would after installing them: modules.dep, modules.symbols and
+// modules.builtin.
 func (b *bed) preflightTree() string {
 	b.t.Helper()
 	dir := filepath.Join(b.tmp, "tree")
@@ -72,10 +72,23 @@ func (b *bed) preflightTree() string {
 		}
 		fmt.Fprintf(&dep, "%s.ko:\n", m)
 	}
+	// modules.builtin lists the built-in modules the kernel shows in
+	// /sys/module (a directory without initstate), as the kernel's own
+	// modules.builtin would list them among all its built-in modules.
+	var builtin bytes.Buffer
+	ents, err := os.ReadDir("/sys/module")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join("/sys/module", e.Name(), "initstate")); os.IsNotExist(err) {
+			fmt.Fprintf(&builtin, "kernel/%s.ko\n", e.Name())
+		}
+	}
 	files := map[string]string{
 		"modules.dep":     dep.String(),
 		"modules.symbols": "alias symbol:kaidock_export_value kaidock_export\n",
-		"modules.builtin": "",
+		"modules.builtin": builtin.String(),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -140,6 +153,23 @@ func badLayout(t testing.TB, data []byte) []byte {
 	return out
 }
 
+// renamed returns a copy of a module called name (not longer than the
+// original's): the name= string of .modinfo and struct module's name.
+func renamed(t testing.TB, data []byte, old, name string) []byte {
+	t.Helper()
+	out := append([]byte{}, data...)
+	pad := func(s string) []byte { return append([]byte(s), make([]byte, len(old)-len(s))...) }
+	for _, from := range [][]byte{append([]byte("name="+old), 0), append(append([]byte{0}, old...), 0)} {
+		i := bytes.Index(out, from)
+		if i < 0 {
+			t.Fatalf("no %q in the module", from)
+		}
+		to := append([]byte{}, from[:len(from)-len(old)-1]...)
+		copy(out[i:], append(append(to, pad(name)...), 0))
+	}
+	return out
+}
+
 // TestPreflight runs the check, then the real load, for every case, and
 // requires the same verdict and errno; the offline check against the
 // kernel's build files must agree too, or say unknown.
@@ -196,6 +226,9 @@ func TestPreflight(t *testing.T) {
 		{name: "user before exporter", file: func() string { return b.module("kaidock_user") }, only: true},
 		{name: "user after exporter", file: func() string { return b.module("kaidock_user") }, preload: []string{"kaidock_export"}, only: true},
 		{name: "already loaded", file: func() string { return b.module("kaidock") }, preload: []string{"kaidock"}, only: true},
+		{name: "named like a built-in module", file: func() string {
+			return b.prepare("module.ko", renamed(t, raw("kaidock"), "kaidock", "module"))
+		}, only: true},
 		{name: "not a module", file: func() string { return b.write("notamodule.ko", []byte("this is not an ELF file\n")) }, only: true},
 		{name: "gzip", file: compressed("gzip"), only: true},
 		{name: "xz", file: compressed("xz-crc32"), only: true},
