@@ -257,6 +257,11 @@ type OfflineOptions struct {
 	Loaded    []string            // modules assumed loaded (their files are in Tree); none by default
 	SystemMap fs.File             // System.map, to find symbols Module.symvers lacks; optional
 	Certs     []*x509.Certificate // more certificates the kernel trusts
+	// SigEnforce and Lockdown say how the kernel is booted
+	// (module.sig_enforce=, lockdown=), which a build directory cannot
+	// tell: Maybe and "" leave them unknown unless the config forces them.
+	SigEnforce Tri
+	Lockdown   string
 }
 
 // Offline reads a kernel's build directory (or headers package): the
@@ -291,8 +296,13 @@ func Offline(build fs.FS, name string, opts OfflineOptions) (*Target, error) {
 	} else if b.config["CONFIG_MODULE_SIG_FORCE"] == "y" {
 		t.SigEnforce = Yes
 	}
+	if t.SigEnforce == Maybe && b.sigCheck == Yes {
+		t.SigEnforce = opts.SigEnforce
+	}
 	if b.config != nil && b.config["CONFIG_SECURITY_LOCKDOWN_LSM"] != "y" {
 		t.Lockdown = "none"
+	} else if opts.Lockdown != "" {
+		t.Lockdown = opts.Lockdown
 	}
 	if t.Vermagic == "" && t.Tree != nil {
 		t.Vermagic = treeVermagic(t.Tree)

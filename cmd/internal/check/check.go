@@ -31,6 +31,9 @@ type Options struct {
 	Certs []string // certificate files the kernel trusts
 	Root  string   // the running system's "/" (tests use fixtures)
 	JSON  bool
+	// SigEnforce ("yes", "no") and Lockdown say how the kernel of Build
+	// is booted; "" leaves them unknown.
+	SigEnforce, Lockdown string
 }
 
 // Flags are the options common to goinsmod --check and gokmod check.
@@ -40,6 +43,8 @@ func Flags() []cli.Flag {
 		&cli.StringFlag{Name: "build", Usage: "check against the kernel build directory `DIR` (Module.symvers, config) instead of the running kernel"},
 		&cli.StringFlag{Name: "tree", Usage: "the module directory `DIR` of that kernel (modules.dep, modules.symbols)"},
 		&cli.StringSliceFlag{Name: "cert", Usage: "a certificate `FILE` (DER or PEM) the kernel trusts for module signatures"},
+		&cli.StringFlag{Name: "sig-enforce", Usage: "with --build: whether the kernel is booted enforcing signatures, `yes` or no (module.sig_enforce)"},
+		&cli.StringFlag{Name: "lockdown", Usage: "with --build: the kernel's lockdown `MODE`: none, integrity or confidentiality"},
 		&cli.StringFlag{Name: "root", Value: "/", Hidden: true, Usage: "the system's root directory"},
 	}
 }
@@ -47,7 +52,7 @@ func Flags() []cli.Flag {
 // FromContext reads Flags.
 func FromContext(c *cli.Context) Options {
 	return Options{Build: c.String("build"), Tree: c.String("tree"), Certs: c.StringSlice("cert"),
-		Root: c.String("root"), JSON: c.Bool("json")}
+		Root: c.String("root"), JSON: c.Bool("json"), SigEnforce: c.String("sig-enforce"), Lockdown: c.String("lockdown")}
 }
 
 // Main runs gokmod check.
@@ -161,7 +166,23 @@ func target(o Options) (*preflight.Target, error) {
 		if _, err := os.Stat(o.Build); err != nil {
 			return nil, fmt.Errorf("build directory: %w", err)
 		}
-		t, err := preflight.Offline(os.DirFS(o.Build), o.Build, preflight.OfflineOptions{Tree: tree, Certs: certs})
+		opts := preflight.OfflineOptions{Tree: tree, Certs: certs}
+		switch o.SigEnforce {
+		case "":
+		case "yes", "y", "1":
+			opts.SigEnforce = preflight.Yes
+		case "no", "n", "0":
+			opts.SigEnforce = preflight.No
+		default:
+			return nil, fmt.Errorf("--sig-enforce %q: want yes or no", o.SigEnforce)
+		}
+		switch o.Lockdown {
+		case "", "none", "integrity", "confidentiality":
+			opts.Lockdown = o.Lockdown
+		default:
+			return nil, fmt.Errorf("--lockdown %q: want none, integrity or confidentiality", o.Lockdown)
+		}
+		t, err := preflight.Offline(os.DirFS(o.Build), o.Build, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Build, err)
 		}

@@ -38,7 +38,7 @@ func buildDir(t *testing.T, edit func(name string, crc uint64) uint64) string {
 	files := map[string]string{
 		"Module.symvers":                 symvers.String(),
 		"include/generated/utsrelease.h": "#define UTS_RELEASE \"6.1.0-56-amd64\"\n",
-		"include/config/auto.conf":       "CONFIG_SMP=y\nCONFIG_PREEMPT_BUILD=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_MODVERSIONS=y\nCONFIG_X86_64=y\n",
+		"include/config/auto.conf":       "CONFIG_SMP=y\nCONFIG_PREEMPT_BUILD=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_MODVERSIONS=y\nCONFIG_X86_64=y\nCONFIG_MODULE_SIG=y\n",
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)
@@ -72,6 +72,8 @@ func run(args ...string) (int, string, string) {
 func TestCheck(t *testing.T) {
 	same := func(_ string, crc uint64) uint64 { return crc }
 	good, tr := buildDir(t, same), tree(t)
+	// The fixture kernel checks signatures; the cases say how it is booted.
+	boot := []string{"--sig-enforce", "no", "--lockdown", "none"}
 	other := buildDir(t, func(name string, crc uint64) uint64 {
 		if name == "module_layout" {
 			return crc ^ 1
@@ -84,16 +86,20 @@ func TestCheck(t *testing.T) {
 		wantCode int
 		wantOut  []string // lines the output holds
 	}{
-		{"would load", []string{"--build", good, "--tree", tr, fixture}, 0,
+		{"would load", append(append([]string{}, boot...), "--build", good, "--tree", tr, fixture), 0,
 			[]string{"vermagic    passed  \"6.1.0-56-amd64 SMP preempt mod_unload modversions \"", fixture + ": would load"}},
-		{"bad parameter", []string{"--build", good, "--tree", tr, "--params", "loop=abc", fixture}, 1,
+		{"bad parameter", append(append([]string{}, boot...), "--build", good, "--tree", tr, "--params", "loop=abc", fixture), 1,
 			[]string{"parameters  failed  EINVAL: loop is int: \"abc\" does not parse", "kernel: gokmod_params: `abc' invalid for parameter `loop'",
 				fixture + ": would fail at parameters: EINVAL (Invalid argument)"}},
-		{"another kernel", []string{"--build", other, "--tree", tr, fixture}, 1,
+		{"another kernel, boot unknown", []string{"--build", other, "--tree", tr, fixture}, 1,
+			[]string{"signature   unknown", fixture + ": would fail at modversions\n"}},
+		{"another kernel", append(append([]string{}, boot...), "--build", other, "--tree", tr, fixture), 1,
 			[]string{"kernel: gokmod_params: disagrees about version of symbol module_layout", fixture + ": would fail at modversions: ENOEXEC (Exec format error)"}},
-		{"cannot tell", []string{"--build", good, fixture}, 2,
+		{"cannot tell", append(append([]string{}, boot...), "--build", good, fixture), 2,
 			[]string{"sysfs       unknown", fixture + ": cannot tell: sysfs is unknown"}},
-		{"two files", []string{"--build", good, "--tree", tr, fixture, fixture}, 0, []string{fixture + ": would load\n\ndecompress"}},
+		{"booted as told", []string{"--build", good, "--tree", tr, "--sig-enforce", "yes", fixture}, 1,
+			[]string{"kernel: Loading of unsigned module is rejected", fixture + ": would fail at signature: EKEYREJECTED (Key was rejected by service)"}},
+		{"two files", append(append([]string{}, boot...), "--build", good, "--tree", tr, fixture, fixture), 0, []string{fixture + ": would load\n\ndecompress"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +117,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestCheckJSON(t *testing.T) {
-	code, out, _ := run("--json", "--build", buildDir(t, func(_ string, crc uint64) uint64 { return crc }), "--tree", tree(t), "--params", "loop=x", fixture)
+	code, out, _ := run("--json", "--build", buildDir(t, func(_ string, crc uint64) uint64 { return crc }), "--tree", tree(t), "--sig-enforce", "no", "--lockdown", "none", "--params", "loop=x", fixture)
 	var r struct {
 		Verdict   string `json:"verdict"`
 		Step      string `json:"step"`
@@ -140,6 +146,7 @@ func TestCheckErrors(t *testing.T) {
 		{[]string{"--build", tree(t), missing}, "check: ERROR: " + ""},
 		{[]string{"--build", filepath.Join(missing, "x"), fixture}, "check: ERROR: build directory: "},
 		{[]string{"--cert", missing, fixture}, "check: ERROR: read certificate: "},
+		{[]string{"--build", tree(t), "--sig-enforce", "maybe", fixture}, "check: ERROR: --sig-enforce \"maybe\": want yes or no"},
 	}
 	for _, tt := range tests {
 		code, out, errb := run(tt.args...)
