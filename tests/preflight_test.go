@@ -208,6 +208,8 @@ func TestPreflight(t *testing.T) {
 		params  string
 		preload []string
 		only    bool
+		// provider is the module the check must name for a missing symbol
+		provider string
 	}
 	cases := []tc{
 		{name: "good", file: func() string { return b.module("kaidock") }, params: "loop=1", only: true},
@@ -223,7 +225,7 @@ func TestPreflight(t *testing.T) {
 		{name: "module_layout version", file: func() string { return b.prepare("kaidock_layout.ko", badLayout(t, raw("kaidock"))) }, only: true},
 		{name: "unknown symbol", file: func() string { return b.module("kaidock_unknownsym") }, only: true},
 		{name: "gpl-only from non-gpl", file: func() string { return b.module("kaidock_gplonly") }, only: true},
-		{name: "user before exporter", file: func() string { return b.module("kaidock_user") }, only: true},
+		{name: "user before exporter", file: func() string { return b.module("kaidock_user") }, only: true, provider: "kaidock_export"},
 		{name: "user after exporter", file: func() string { return b.module("kaidock_user") }, preload: []string{"kaidock_export"}, only: true},
 		{name: "already loaded", file: func() string { return b.module("kaidock") }, preload: []string{"kaidock"}, only: true},
 		{name: "named like a built-in module", file: func() string {
@@ -295,6 +297,13 @@ func TestPreflight(t *testing.T) {
 			t.Logf("check: %s %s at %s; kernel: %v; log: %q", rep.Verdict, preflight.ErrnoName(rep.Errno), rep.Step, lerr, klog)
 			for _, s := range rep.Steps {
 				t.Logf("  %-11s %-7s %s %s", s.Step, s.Verdict, preflight.ErrnoName(s.Errno), s.Detail)
+			}
+			if c.provider != "" {
+				for _, st := range rep.Steps {
+					if st.Step == preflight.StepSymbols && strings.Join(st.Providers["kaidock_export_value"], " ") != c.provider {
+						t.Errorf("the check names %v as providers of kaidock_export_value, want %s", st.Providers, c.provider)
+					}
+				}
 			}
 			total++
 			ok := false
