@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sort"
@@ -25,9 +26,17 @@ const maxModule = loader.DefaultMaxSize
 // Check reads the module file at path and checks it against t with the
 // parameter string params (as loader.JoinParams makes it).
 func Check(path, params string, t *Target) (*Report, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxModule+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > maxModule {
+		return nil, fmt.Errorf("read %s: %w", path, ErrTooLarge)
 	}
 	r := CheckImage(data, params, t)
 	r.File = path

@@ -11,4 +11,7 @@ var (
 	// build directory has neither include/generated/utsrelease.h nor
 	// include/config/kernel.release.
 	ErrNoRelease = errors.New("no kernel release in the build directory")
+	// ErrTooLarge means a module file is larger than the loader would
+	// read (pkg/loader.DefaultMaxSize).
+	ErrTooLarge = errors.New("module file too large")
 )
