@@ -204,10 +204,11 @@ func Live(root fs.FS, opts LiveOptions) (*Target, error) {
 		if err != nil {
 			return nil, err
 		}
-		t.KernelExports, t.ModuleExports = b.kernel, b.modules
-		t.Modversions, t.ForceLoad = b.modversions, b.forceLoad
-		t.Certs = append(t.Certs, b.certs...)
+		// A build directory of another kernel says nothing about this one.
 		if b.release == t.Release || t.Release == "" {
+			t.KernelExports, t.ModuleExports = b.kernel, b.modules
+			t.Modversions, t.ForceLoad = b.modversions, b.forceLoad
+			t.Certs = append(t.Certs, b.certs...)
 			t.Vermagic = b.vermagic
 		}
 	}

@@ -68,6 +68,20 @@ func TestLive(t *testing.T) {
 	}
 }
 
+func TestLiveOtherBuild(t *testing.T) {
+	// A build directory of another release is not used.
+	tg, err := Live(liveFS(), LiveOptions{Build: fstest.MapFS{
+		"include/generated/utsrelease.h": {Data: []byte("#define UTS_RELEASE \"6.12.0-other\"\n")},
+		"Module.symvers":                 {Data: []byte(symvers("module_layout 0x11111111 EXPORT_SYMBOL"))},
+	}})
+	if err != nil {
+		t.Fatalf("Live() = %v", err)
+	}
+	if tg.KernelExports != nil || tg.Vermagic != "" {
+		t.Errorf("Live() with another kernel's build directory uses it: %d exports, vermagic %q", len(tg.KernelExports), tg.Vermagic)
+	}
+}
+
 func TestLiveUnknowns(t *testing.T) {
 	// A system without /sys/module/compression, sig_enforce or kallsyms
 	// that can be read: the steps that need them say unknown.
