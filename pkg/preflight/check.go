@@ -238,6 +238,11 @@ func (c *checker) elf(image []byte) (*modfile.File, Result) {
 	if s, ok := f.Section(".symtab"); !ok || s.Size == 0 {
 		return fail(name+": module has no symbols (stripped?)", "no symbol table")
 	}
+	if c.t.Blacklist[name] {
+		res.Verdict, res.Errno, res.Detail = Failed, syscall.EPERM, "module_blacklist= on the kernel command line names it"
+		res.Kernel = []string{"Module " + name + " is blacklisted"}
+		return nil, res
+	}
 	vs, err := f.Versions()
 	if err != nil {
 		return fail("", err.Error())
@@ -250,6 +255,9 @@ func (c *checker) elf(image []byte) (*modfile.File, Result) {
 	}
 	res.Verdict = Passed
 	res.Detail = fmt.Sprintf("ELF relocatable for %v", machine)
+	if c.t.Blacklist == nil {
+		res.Detail += "; module_blacklist= of the kernel command line not known"
+	}
 	return f, res
 }
 

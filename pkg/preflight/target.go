@@ -60,6 +60,11 @@ type Target struct {
 	Certs         []*x509.Certificate
 	CertsComplete bool
 
+	// Blacklist holds the names of module_blacklist= on the kernel's
+	// command line; nil when the command line is not known (offline),
+	// which the elf step notes.
+	Blacklist map[string]bool
+
 	Modversions Tri // CONFIG_MODVERSIONS
 	ForceLoad   Tri // CONFIG_MODULE_FORCE_LOAD
 
@@ -161,6 +166,16 @@ func Live(root fs.FS, opts LiveOptions) (*Target, error) {
 		}
 	}
 	t.Lockdown = liveLockdown(root)
+	if b, err := fs.ReadFile(root, "proc/cmdline"); err == nil {
+		t.Blacklist = map[string]bool{}
+		for _, arg := range strings.Fields(string(b)) {
+			if v, ok := strings.CutPrefix(arg, "module_blacklist="); ok {
+				for _, m := range strings.Split(v, ",") {
+					t.Blacklist[m] = true
+				}
+			}
+		}
+	}
 	t.kallsymsRoot = root
 	if f, err := root.Open("proc/modules"); err == nil {
 		entries, perr := sysmod.ParseProcModules(f)

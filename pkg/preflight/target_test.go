@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 
@@ -59,6 +60,18 @@ func TestLive(t *testing.T) {
 			t.Logf("%s %s %s", s.Step, s.Verdict, s.Detail)
 		}
 		t.Errorf("CheckImage() = %s at %s, want passed", r.Verdict, r.Step)
+	}
+
+	blocked := fstest.MapFS{"proc/cmdline": {Data: []byte("quiet module_blacklist=x,fixture\n")}}
+	for k, v := range liveFS() {
+		blocked[k] = v
+	}
+	tb, err := Live(blocked, LiveOptions{})
+	if err != nil {
+		t.Fatalf("Live() = %v", err)
+	}
+	if s := step(t, CheckImage(base().bytes(), "", tb), StepELF); s.Verdict != Failed || s.Errno != syscall.EPERM || s.Kernel[0] != "Module fixture is blacklisted" {
+		t.Errorf("blacklisted module: elf = %s %s %q, want failed EPERM", s.Verdict, ErrnoName(s.Errno), s.Kernel)
 	}
 
 	m := base()
