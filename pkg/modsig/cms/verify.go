@@ -90,7 +90,8 @@ type Result struct {
 	// parsing rule refused the signature).
 	Message *modsig.Message
 	// Signer is the index in Message.Signers of the trusted signer that
-	// verified, Cert its certificate (when accepted).
+	// verified (-1 when refused). Cert is its certificate, or, when a
+	// trusted key's signature did not verify, that key's certificate.
 	Signer int
 	Cert   *x509.Certificate
 	// Class is modsig.Accepted or the errno class of the refusal: what
@@ -199,6 +200,7 @@ func Check(image []byte, certs []*x509.Certificate, rules Rules) Result {
 		}
 		if err := verifyWith(cert.PublicKey, s, digests[s.Hash]); err != nil {
 			err.Detail = fmt.Sprintf("signer %d, trusted certificate %q: %s", i+1, cert.Subject.CommonName, err.Detail)
+			res.Cert = cert
 			return res.refuse(err)
 		}
 		if res.Signer < 0 {
@@ -232,7 +234,10 @@ func (r Result) refuse(err error) Result {
 	default:
 		r.Err = fmt.Errorf("%w: %w", ErrBadSignature, re)
 	}
-	r.Signer, r.Cert = -1, nil
+	r.Signer = -1
+	if re.Rule != modsig.RuleVerify && re.Rule != modsig.RuleKeyAlgo {
+		r.Cert = nil
+	}
 	return r
 }
 
@@ -315,7 +320,8 @@ func findSigner(id modsig.SignerID, certs []*x509.Certificate) *x509.Certificate
 // Verify checks the signature appended to a module image as the kernel
 // does, with the newest rules and every digest Go computes (Check with
 // zero Rules). It returns the signature (its first signer, as modinfo
-// shows it) and the trusted certificate that verified. Errors wrap
+// shows it) and the trusted certificate that verified, or whose key's
+// signature did not. Errors wrap
 // ErrNotSigned, ErrUnknownSigner or ErrBadSignature, and a
 // *modsig.RuleError naming the kernel's rule (which wraps
 // modsig.ErrMalformed or modsig.ErrUnsupported where those apply).
