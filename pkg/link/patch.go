@@ -1,0 +1,242 @@
+package link
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// CPU describes what the kernel's post-link rewrites depend on. The zero
+// value is a CPU that needs no mitigation with ftrace idle, which is what
+// QEMU's TCG CPU gets from Debian's kernels.
+type CPU struct {
+	// ReturnThunk is set when the kernel uses return thunks
+	// (X86_FEATURE_RETHUNK, for retbleed or SRSO): return sites then stay
+	// jumps, to the thunk the kernel chose. Otherwise each becomes
+	// "ret; int3...".
+	ReturnThunk bool
+	// Retpoline is set when spectre_v2 is mitigated with retpolines:
+	// indirect calls through __x86_indirect_thunk_* stay as they are.
+	// Otherwise the kernel rewrites them into indirect calls.
+	Retpoline bool
+	// CallDepth is set with call depth tracking (retbleed=stuff).
+	CallDepth bool
+	// IBT is set when the CPU enforces indirect branch tracking, so the
+	// kernel seals unused endbr64 instructions.
+	IBT bool
+	// FtraceActive is set while ftrace traces module functions: their
+	// call sites then call a trampoline instead of being nops.
+	FtraceActive bool
+}
+
+// PatchKind names a post-link rewrite.
+type PatchKind string
+
+// The rewrites the kernel makes after linking, by the section that lists
+// their sites.
+const (
+	Ftrace      PatchKind = "ftrace"       // __mcount_loc: call __fentry__
+	ReturnThunk PatchKind = "return-thunk" // .return_sites: jmp __x86_return_thunk
+	Retpoline   PatchKind = "retpoline"    // .retpoline_sites: call __x86_indirect_thunk_*
+	CallDepth   PatchKind = "call-depth"   // .call_sites
+	EndbrSeal   PatchKind = "ibt-seal"     // .ibt_endbr_seal: endbr64
+	Alternative PatchKind = "alternative"  // .altinstructions
+	Paravirt    PatchKind = "paravirt"     // .parainstructions (Linux 6.1)
+	StaticCall  PatchKind = "static-call"  // .static_call_sites
+	JumpLabel   PatchKind = "jump-label"   // __jump_table
+	SMPLock     PatchKind = "smp-lock"     // .smp_locks: lock prefixes on a one-CPU machine
+	KernelData  PatchKind = "kernel-data"  // tables the kernel sorts or owns after load
+)
+
+// Patch is a place the kernel rewrites after linking.
+type Patch struct {
+	Kind    PatchKind
+	Section string
+	Offset  uint64
+	Addr    uint64
+	Len     int
+	Becomes []byte // the bytes the kernel writes; nil when they cannot be predicted
+	Note    string // what the kernel does there
+}
+
+// The bytes the kernel writes.
+var (
+	nop5    = []byte{0x0f, 0x1f, 0x44, 0x00, 0x00} // x86_nops[5]: nopl 0x0(%rax,%rax,1)
+	retInt3 = []byte{0xc3, 0xcc, 0xcc, 0xcc, 0xcc} // ret; int3; int3; int3; int3
+)
+
+// sortedTables are sections the kernel sorts in place at load (or, for
+// struct module, takes over), so their relocated fields move.
+var sortedTables = map[string]string{
+	"__ex_table":                "sorted by sort_extable at load",
+	"__jump_table":              "sorted by jump_label_add_module at load",
+	".static_call_sites":        "sorted by static_call_add_module at load",
+	".orc_unwind_ip":            "sorted by unwind_module_init at load",
+	".orc_unwind":               "sorted by unwind_module_init at load",
+	"__mcount_loc":              "sorted by ftrace_process_locs at load",
+	".gnu.linkonce.this_module": "struct module: the kernel fills it in and keeps it",
+}
+
+// findPatches lists the sites the kernel rewrites after linking.
+func findPatches(im *Image, cpu CPU) []Patch {
+	var ps []Patch
+	add := func(kind PatchKind, addr uint64, n int, becomes []byte, note string) {
+		sec := im.SectionAt(addr)
+		if sec == nil || n <= 0 {
+			return
+		}
+		ps = append(ps, Patch{Kind: kind, Section: sec.Name, Offset: addr - sec.Addr, Addr: addr, Len: n, Becomes: becomes, Note: note})
+	}
+	for _, s := range im.Sections {
+		if note, ok := sortedTables[s.Name]; ok && s.Size > 0 {
+			ps = append(ps, Patch{Kind: KernelData, Section: s.Name, Addr: s.Addr, Len: int(s.Size), Note: note})
+		}
+	}
+	if s := im.Section("__mcount_loc"); s != nil {
+		for i := 0; i+8 <= len(s.After); i += 8 {
+			site := binary.LittleEndian.Uint64(s.After[i:])
+			if cpu.FtraceActive {
+				add(Ftrace, site, 5, nil, "ftrace call site: calls the ftrace trampoline while traced")
+			} else {
+				add(Ftrace, site, 5, nop5, "ftrace call site: nopl 0x0(%rax,%rax,1) while ftrace is idle")
+			}
+		}
+	}
+	for _, site := range im.rel32Table(".return_sites", 4) {
+		b := im.bytesAt(site, 6)
+		switch {
+		case len(b) >= 5 && b[0] == 0xe9 && !cpu.ReturnThunk:
+			add(ReturnThunk, site, 5, retInt3, "return thunk: ret; int3 (the CPU needs no return thunk)")
+		case len(b) >= 5 && b[0] == 0xe9:
+			add(ReturnThunk, site, 5, nil, "return thunk: a jmp to the return thunk the kernel chose")
+		default:
+			add(ReturnThunk, site, 6, nil, "return thunk: conditional jump to the return thunk")
+		}
+	}
+	for _, site := range im.rel32Table(".retpoline_sites", 4) {
+		b := im.bytesAt(site, 5)
+		if cpu.Retpoline {
+			add(Retpoline, site, len(b), b, "retpoline: stays a call/jmp to the thunk (retpoline mitigation)")
+		} else {
+			add(Retpoline, site, len(b), nil, "retpoline: rewritten into an indirect call/jmp")
+		}
+	}
+	for _, site := range im.rel32Table(".call_sites", 4) {
+		b := im.bytesAt(site, 5)
+		if cpu.CallDepth {
+			add(CallDepth, site, 5, nil, "call depth tracking: call redirected to the callee's accounting thunk")
+		} else {
+			add(CallDepth, site, 5, b, "call depth tracking off: unchanged")
+		}
+	}
+	for _, site := range im.rel32Table(".ibt_endbr_seal", 4) {
+		b := im.bytesAt(site, 4)
+		if cpu.IBT {
+			add(EndbrSeal, site, 4, nil, "IBT: unused endbr64 sealed")
+		} else {
+			add(EndbrSeal, site, 4, b, "IBT not enforced: endbr64 unchanged")
+		}
+	}
+	for _, site := range im.rel32Table(".smp_locks", 4) {
+		add(SMPLock, site, 1, nil, "lock prefix: ds on a one-CPU machine")
+	}
+	im.alternatives(add)
+	if s := im.Section(".parainstructions"); s != nil {
+		for i := 0; i+16 <= len(s.After); i += 16 {
+			add(Paravirt, binary.LittleEndian.Uint64(s.After[i:]), int(s.After[i+9]), nil,
+				fmt.Sprintf("paravirt site type %d", s.After[i+8]))
+		}
+	}
+	for i, site := range im.rel32Table(".static_call_sites", 8) {
+		if i%2 == 0 {
+			add(StaticCall, site&^3, 5, nil, "static call: call/jmp to the key's current target")
+		}
+	}
+	for i, site := range im.rel32Table("__jump_table", 16) {
+		if i%2 == 0 {
+			n := 5
+			if b := im.bytesAt(site, 2); len(b) == 2 && (b[0] == 0xeb || (b[0] == 0x66 && b[1] == 0x90)) {
+				n = 2
+			}
+			add(JumpLabel, site, n, nil, "jump label: jmp or nop as the static key says")
+		}
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Addr < ps[j].Addr })
+	return ps
+}
+
+// rel32Table reads a section of self-relative 32-bit pointers, stride
+// bytes per entry, two per entry when stride is 8 or 16 (the second field
+// too), and returns the addresses they point to.
+func (im *Image) rel32Table(name string, stride int) []uint64 {
+	s := im.Section(name)
+	if s == nil {
+		return nil
+	}
+	fields := []int{0}
+	if stride > 4 {
+		fields = []int{0, 4}
+	}
+	var out []uint64
+	for i := 0; i+stride <= len(s.After); i += stride {
+		for _, f := range fields {
+			v := int32(binary.LittleEndian.Uint32(s.After[i+f:]))
+			out = append(out, s.Addr+uint64(i+f)+uint64(int64(v)))
+		}
+	}
+	return out
+}
+
+// bytesAt returns up to n linked bytes at addr, within one section.
+func (im *Image) bytesAt(addr uint64, n int) []byte {
+	s := im.SectionAt(addr)
+	if s == nil {
+		return nil
+	}
+	off := addr - s.Addr
+	end := min(off+uint64(n), s.Size)
+	return append([]byte(nil), s.After[off:end]...)
+}
+
+// alternatives lists the .altinstructions sites. struct alt_instr is
+// {s32 instr_offset; s32 repl_offset; u16 cpuid; u8 instrlen; u8
+// replacementlen} (12 bytes) up to Linux 6.2, with a u32 ft_flags (14
+// bytes) from 6.3 on.
+func (im *Image) alternatives(add func(PatchKind, uint64, int, []byte, string)) {
+	s := im.Section(".altinstructions")
+	if s == nil {
+		return
+	}
+	size := 14
+	if v := kernelVersion(im.Kernel); (v > 0 && v < 603) || (v == 0 && len(s.After)%14 != 0) {
+		size = 12
+	}
+	le := binary.LittleEndian
+	for i := 0; i+size <= len(s.After); i += size {
+		instr := s.Addr + uint64(i) + uint64(int64(int32(le.Uint32(s.After[i:]))))
+		feature := uint32(le.Uint16(s.After[i+8:]))
+		n, repl := s.After[i+size-2], s.After[i+size-1]
+		add(Alternative, instr, int(n), nil,
+			fmt.Sprintf("alternative: replaced by %d bytes if the CPU has feature %d*32+%d, else its nops optimised", repl, feature&0x7fff/32, feature&0x7fff%32))
+	}
+}
+
+// kernelVersion turns "6.12.117+deb12-amd64" into 612, or 0.
+func kernelVersion(release string) int {
+	parts := strings.SplitN(release, ".", 3)
+	if len(parts) < 2 {
+		return 0
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor := parts[1]
+	if i := strings.IndexFunc(minor, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		minor = minor[:i]
+	}
+	mn, err2 := strconv.Atoi(minor)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return major*100 + mn
+}
