@@ -19,7 +19,9 @@ type CPU struct {
 	ReturnThunk bool
 	// Retpoline is set when spectre_v2 is mitigated with retpolines:
 	// indirect calls through __x86_indirect_thunk_* stay as they are.
-	// Otherwise the kernel rewrites them into indirect calls.
+	// Otherwise the kernel rewrites them into indirect calls. Likewise
+	// .call_sites (CallDepth) and .ibt_endbr_seal (IBT) are only rewritten
+	// when their feature is on.
 	Retpoline bool
 	// CallDepth is set with call depth tracking (retbleed=stuff).
 	CallDepth bool
@@ -115,28 +117,21 @@ func findPatches(im *Image, cpu CPU) []Patch {
 			add(ReturnThunk, site, 6, nil, "return thunk: conditional jump to the return thunk")
 		}
 	}
-	for _, site := range im.rel32Table(".retpoline_sites", 4) {
-		b := im.bytesAt(site, 5)
-		if cpu.Retpoline {
-			add(Retpoline, site, len(b), b, "retpoline: stays a call/jmp to the thunk (retpoline mitigation)")
-		} else {
-			add(Retpoline, site, len(b), nil, "retpoline: rewritten into an indirect call/jmp")
+	// Retpoline, call-depth and IBT sites are left alone unless the
+	// mitigation or feature asks for a rewrite.
+	if !cpu.Retpoline {
+		for _, site := range im.rel32Table(".retpoline_sites", 4) {
+			add(Retpoline, site, len(im.bytesAt(site, 5)), nil, "retpoline: rewritten into an indirect call/jmp (no retpoline mitigation)")
 		}
 	}
-	for _, site := range im.rel32Table(".call_sites", 4) {
-		b := im.bytesAt(site, 5)
-		if cpu.CallDepth {
+	if cpu.CallDepth {
+		for _, site := range im.rel32Table(".call_sites", 4) {
 			add(CallDepth, site, 5, nil, "call depth tracking: call redirected to the callee's accounting thunk")
-		} else {
-			add(CallDepth, site, 5, b, "call depth tracking off: unchanged")
 		}
 	}
-	for _, site := range im.rel32Table(".ibt_endbr_seal", 4) {
-		b := im.bytesAt(site, 4)
-		if cpu.IBT {
+	if cpu.IBT {
+		for _, site := range im.rel32Table(".ibt_endbr_seal", 4) {
 			add(EndbrSeal, site, 4, nil, "IBT: unused endbr64 sealed")
-		} else {
-			add(EndbrSeal, site, 4, b, "IBT not enforced: endbr64 unchanged")
 		}
 	}
 	for _, site := range im.rel32Table(".smp_locks", 4) {
