@@ -31,7 +31,7 @@ type Line struct {
 // shows a .ko, and as linked, with targets named by name.
 func (im *Image) Disassemble(fn Symbol, name Namer) ([]Line, error) {
 	sec := im.Section(fn.Section)
-	if sec == nil || fn.Addr < sec.Addr || fn.Addr-sec.Addr+fn.Size > sec.Size {
+	if sec == nil || fn.Addr < sec.Addr || fn.Addr-sec.Addr > uint64(len(sec.Before)) || uint64(len(sec.Before))-(fn.Addr-sec.Addr) < fn.Size {
 		return nil, fmt.Errorf("%s: not within an allocated section", fn.Name)
 	}
 	start := fn.Addr - sec.Addr

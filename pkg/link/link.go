@@ -35,8 +35,8 @@ type Section struct {
 	Addr   uint64
 	Size   uint64
 	Init   bool   // an .init section, freed once the module's init returns
-	Before []byte // the contents in the file (zeros for SHT_NOBITS)
-	After  []byte // the contents once linked
+	Before []byte // the contents in the file (nil for SHT_NOBITS)
+	After  []byte // the contents once linked (nil for SHT_NOBITS)
 }
 
 // Reloc is one relocation the kernel applies.
@@ -166,7 +166,14 @@ func Open(path string, cfg Config) (*Image, error) {
 // Link links the module f. On a refusal the kernel would make it returns
 // the partly built Image (sections and imports, as far as it got) with a
 // *KernelError.
-func Link(f *modfile.File, cfg Config) (*Image, error) {
+func Link(f *modfile.File, cfg Config) (im *Image, err error) {
+	// A module is untrusted input: a slip in the checks below must not
+	// crash the caller.
+	defer func() {
+		if r := recover(); r != nil {
+			im, err = nil, fmt.Errorf("%w: %v", ErrBadModule, r)
+		}
+	}()
 	if f.Class() != modfile.Class64 || f.ByteOrder() != binary.ByteOrder(binary.LittleEndian) || elf.Machine(f.Machine()) != elf.EM_X86_64 {
 		return nil, fmt.Errorf("%w (ELF class %d, machine %d)", ErrMachine, f.Class(), f.Machine())
 	}
@@ -174,7 +181,7 @@ func Link(f *modfile.File, cfg Config) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	im := &Image{}
+	im = &Image{}
 	if info, err := f.Info(); err == nil {
 		im.License = info.License()
 		if fs := strings.Fields(info.Vermagic()); len(fs) > 0 {
@@ -195,9 +202,8 @@ func Link(f *modfile.File, cfg Config) (*Image, error) {
 		}
 		sec := &Section{Index: i, Name: s.Name, Type: elf.SectionType(s.Type), Flags: elf.SectionFlag(s.Flags),
 			Size: s.Size, Init: strings.HasPrefix(s.Name, ".init")}
-		if sec.Type == elf.SHT_NOBITS {
-			sec.Before = make([]byte, s.Size)
-		} else {
+		if sec.Type != elf.SHT_NOBITS { // .bss holds nothing to link or show
+
 			if s.Offset > uint64(len(img)) || s.Size > uint64(len(img))-s.Offset {
 				return nil, fmt.Errorf("section %s: %w", s.Name, modfile.ErrTruncated)
 			}
@@ -405,7 +411,7 @@ func (im *Image) apply(ent []byte, target *Section, syms []elf.Symbol, values []
 		return r, kerr(ErrUnknownReloc, "%s: Unknown rela relocation: %d", im.Module, uint32(typ))
 	}
 	r.Value = val
-	if off > target.Size || target.Size-off < uint64(r.Size) {
+	if off > uint64(len(target.After)) || uint64(len(target.After))-off < uint64(r.Size) {
 		return r, fmt.Errorf("%w: relocation at %s+%#x writes %d bytes past the section's %d", ErrBadModule, target.Name, off, r.Size, target.Size)
 	}
 	field := target.After[off : off+uint64(r.Size)]

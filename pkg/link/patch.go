@@ -191,7 +191,10 @@ func (im *Image) bytesAt(addr uint64, n int) []byte {
 		return nil
 	}
 	off := addr - s.Addr
-	end := min(off+uint64(n), s.Size)
+	if off >= uint64(len(s.After)) {
+		return nil
+	}
+	end := min(off+uint64(n), uint64(len(s.After)))
 	return append([]byte(nil), s.After[off:end]...)
 }
 

@@ -1,0 +1,112 @@
+package link
+
+import (
+	"bytes"
+	"debug/elf"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokmod/gokmod/pkg/modfile/modfiletest"
+)
+
+// patchModule has f: call __fentry__ (listed in __mcount_loc); push %rbp;
+// jmp __x86_return_thunk (listed in .return_sites), and an __ex_table.
+func patchModule() module {
+	rela := func(info uint32, rs ...modfiletest.Rela) modfiletest.Section {
+		return modfiletest.Section{Name: ".rela", Type: elf.SHT_RELA, Flags: elf.SHF_INFO_LINK, Link: secSymtab, Info: info, Entsize: 24, Data: modfiletest.RelaData(rs)}
+	}
+	return module{
+		text: []byte{0xe8, 0, 0, 0, 0, 0x55, 0xe9, 0, 0, 0, 0},
+		rs: []modfiletest.Rela{
+			{Offset: 1, Sym: symExt, Type: elf.R_X86_64_PLT32, Addend: -4},
+			{Offset: 7, Sym: symExt, Type: elf.R_X86_64_PLT32, Addend: -4},
+		},
+		extra: []modfiletest.Section{
+			{Name: "__mcount_loc", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC, Data: make([]byte, 8)},
+			rela(7, modfiletest.Rela{Offset: 0, Sym: symFunc, Type: elf.R_X86_64_64}),
+			{Name: ".return_sites", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC, Data: make([]byte, 4)},
+			rela(9, modfiletest.Rela{Offset: 0, Sym: symFunc, Type: elf.R_X86_64_PC32, Addend: 6}),
+			{Name: "__ex_table", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC, Data: make([]byte, 12)},
+			rela(11, modfiletest.Rela{Offset: 0, Sym: symFunc, Type: elf.R_X86_64_PC32, Addend: 5}),
+		},
+	}
+}
+
+func TestPatches(t *testing.T) {
+	f := patchModule().build(t)
+	cfg := config(t)
+	cfg.Sections = Layout(f, DefaultBase)
+	text, mc, ex := cfg.Sections[".text"], cfg.Sections["__mcount_loc"], cfg.Sections["__ex_table"]
+	tests := []struct {
+		cpu  CPU
+		want []Patch
+	}{
+		{CPU{}, []Patch{
+			{Kind: Ftrace, Section: ".text", Addr: text, Len: 5, Becomes: nop5},
+			{Kind: ReturnThunk, Section: ".text", Offset: 6, Addr: text + 6, Len: 5, Becomes: retInt3},
+			{Kind: KernelData, Section: "__mcount_loc", Addr: mc, Len: 8},
+			{Kind: KernelData, Section: "__ex_table", Addr: ex, Len: 12},
+		}},
+		{CPU{ReturnThunk: true, FtraceActive: true}, []Patch{
+			{Kind: Ftrace, Section: ".text", Addr: text, Len: 5},
+			{Kind: ReturnThunk, Section: ".text", Offset: 6, Addr: text + 6, Len: 5},
+			{Kind: KernelData, Section: "__mcount_loc", Addr: mc, Len: 8},
+			{Kind: KernelData, Section: "__ex_table", Addr: ex, Len: 12},
+		}},
+	}
+	for _, tt := range tests {
+		cfg.CPU = tt.cpu
+		im, err := Link(f, cfg)
+		if err != nil {
+			t.Fatalf("Link = %v", err)
+		}
+		if diff := cmp.Diff(tt.want, im.Patches, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Note" }, cmp.Ignore())); diff != "" {
+			t.Errorf("CPU %s: Patches mismatch (-want +got):\n%s", tt.cpu, diff)
+		}
+	}
+
+	cfg.CPU = CPU{}
+	im, err := Link(f, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := im.Disassemble(im.Symbols[0], func(addr uint64) string {
+		if addr == extAddr {
+			return "ext"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type line struct{ Before, After, Patched string }
+	var got []line
+	for _, l := range lines[:3] {
+		got = append(got, line{l.BeforeText, l.AfterText, l.PatchedText})
+	}
+	want := []line{
+		{"callq .+0x0", "callq 0xffffffff81000000 <ext>", "nopl (%rax,%rax)"},
+		{"push %rbp", "push %rbp", ""},
+		{"jmpq 0xb", "jmpq 0xffffffff81000000 <ext>", "retq; int3; int3; int3; int3"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Disassemble mismatch (-want +got):\n%s", diff)
+	}
+	if !bytes.Equal(lines[2].Before, []byte{0xe9, 0, 0, 0, 0}) || len(lines[2].Relocs) != 1 {
+		t.Errorf("line 3: before % x, %d relocations", lines[2].Before, len(lines[2].Relocs))
+	}
+}
+
+func TestParseCPU(t *testing.T) {
+	c, err := ParseCPU("rethunk,retpoline,calldepth,ibt,ftrace")
+	if err != nil || c != (CPU{true, true, true, true, true}) || c.String() != "rethunk,retpoline,calldepth,ibt,ftrace" {
+		t.Errorf("ParseCPU(all) = %+v, %v", c, err)
+	}
+	if c, err := ParseCPU("none"); err != nil || c != (CPU{}) || c.String() != "none" {
+		t.Errorf("ParseCPU(none) = %+v, %v", c, err)
+	}
+	if _, err := ParseCPU("bogus"); err == nil {
+		t.Error("ParseCPU(bogus) = nil error")
+	}
+}
