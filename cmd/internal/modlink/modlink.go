@@ -24,8 +24,11 @@ import (
 )
 
 // Main runs gomodlink.
-func Main(env *tool.Env) int {
-	return cliapp.Run(env, newApp(env, os.DirFS("/")), 1)
+func Main(env *tool.Env) int { return runIn(env, os.DirFS("/")) }
+
+// runIn runs gomodlink on the system whose "/" is root.
+func runIn(env *tool.Env, root fs.FS) int {
+	return cliapp.Run(env, newApp(env, root), 1)
 }
 
 func newApp(env *tool.Env, root fs.FS) *cli.App {
@@ -246,11 +249,11 @@ func namer(im *link.Image, syms *ksym.Table) link.Namer {
 		if s, off, ok := im.SymbolAt(addr); ok {
 			return withOffset(s.Name, off)
 		}
-		if s, off, ok := syms.At(addr); ok && off < 1<<20 {
-			return withOffset(s.Name, off)
-		}
 		if s := im.SectionAt(addr); s != nil {
 			return withOffset(s.Name, addr-s.Addr)
+		}
+		if s, off, ok := syms.At(addr); ok && off < 1<<20 {
+			return withOffset(s.Name, off)
 		}
 		return ""
 	}
@@ -354,6 +357,7 @@ type jsonReloc struct {
 	Init        bool     `json:"init,omitempty"`
 	From        string   `json:"from,omitempty"`
 	PatchedBy   []string `json:"patched_by,omitempty"`
+	Final       string   `json:"final,omitempty"`
 }
 
 type jsonPatch struct {
@@ -398,6 +402,9 @@ func writeJSON(w io.Writer, path string, src source, im *link.Image) error {
 	out := jsonOut{File: path, Module: im.Module, Source: src.desc, CPU: src.cpu.String(),
 		Sections: []jsonSection{}, Imports: []jsonImport{}, Relocations: []jsonReloc{}, Patches: []jsonPatch{}}
 	for _, s := range im.Sections {
+		if s.Size == 0 {
+			continue // the kernel lists empty sections nowhere
+		}
 		out.Sections = append(out.Sections, jsonSection{s.Name, hx(s.Addr), s.Size, s.Init})
 	}
 	sort.SliceStable(out.Sections, func(i, j int) bool { return out.Sections[i].Address < out.Sections[j].Address })
@@ -414,8 +421,21 @@ func writeJSON(w io.Writer, path string, src source, im *link.Image) error {
 				jr.From = "vmlinux"
 			}
 		}
-		for _, p := range im.PatchesAt(r.Addr, max(r.Size, 1)) {
+		ps := im.PatchesAt(r.Addr, max(r.Size, 1))
+		final := bytes.Clone(r.After)
+		for _, p := range ps {
 			jr.PatchedBy = append(jr.PatchedBy, string(p.Kind))
+			if final != nil && p.Becomes == nil {
+				final = nil
+			}
+			for i := range final {
+				if a := r.Addr + uint64(i); p.Becomes != nil && a >= p.Addr && a-p.Addr < uint64(len(p.Becomes)) {
+					final[i] = p.Becomes[a-p.Addr]
+				}
+			}
+		}
+		if len(ps) > 0 && final != nil {
+			jr.Final = hex.EncodeToString(final)
 		}
 		out.Relocations = append(out.Relocations, jr)
 	}
