@@ -83,7 +83,7 @@ func TestLinkMatchesKernel(t *testing.T) {
 	}
 	t.Logf("CPU as detected: %s (spectre_v2 %q, retbleed %q, spec_rstack_overflow %q)", cpu,
 		vuln("spectre_v2"), vuln("retbleed"), vuln("spec_rstack_overflow"))
-	sites, patched, predicted, skippedInit := 0, 0, 0, 0
+	sites, patched, asPredicted, predicted, skippedInit := 0, 0, 0, 0, 0
 	kinds := map[link.PatchKind]int{}
 	for _, m := range mods {
 		secs, err := sysmod.Sections(root(), m)
@@ -124,6 +124,15 @@ func TestLinkMatchesKernel(t *testing.T) {
 			}
 			patched++
 			kinds[ps[0].Kind]++
+			if want := predictedField(r, ps); want != nil {
+				asPredicted++
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s: %s+%#x (%v %s%+d): kernel has % x, predicted % x (%s)", m, r.Section, r.Offset, r.Type, r.Symbol, r.Addend, got, want, ps[0].Note)
+				}
+			}
+			if testing.Verbose() {
+				t.Logf("%s: %s+%#x %v %s%+d: kernel % x, linked % x: %s", m, r.Section, r.Offset, r.Type, r.Symbol, r.Addend, got, r.After, ps[0].Note)
+			}
 		}
 		// Every predicted rewrite must be what the kernel wrote.
 		for _, p := range im.Patches {
@@ -143,8 +152,8 @@ func TestLinkMatchesKernel(t *testing.T) {
 	if sites == 0 {
 		t.Fatal("no relocation site compared")
 	}
-	t.Logf("link: %d relocation sites compared on %s, %d patched sites as marked %v; %d predicted rewrites checked; %d sites in .init sections skipped (freed after init)",
-		sites, b.flavour, patched, kinds, predicted, skippedInit)
+	t.Logf("link: %d relocation sites compared on %s, %d patched sites as marked %v, %d of them with the predicted bytes; %d predicted rewrites checked whole; %d sites in .init sections skipped (freed after init)",
+		sites, b.flavour, patched, kinds, asPredicted, predicted, skippedInit)
 }
 
 // TestLinkRefusesAsKernel links the modules the kernel refuses against the
@@ -189,4 +198,21 @@ func TestLinkRefusesAsKernel(t *testing.T) {
 		}
 		t.Logf("%s: kernel %q, library %q", tc.mod, kernelLine, ke.Msg)
 	}
+}
+
+// predictedField is what the patches ps predict for r's field, or nil
+// when one of them is not predicted.
+func predictedField(r link.Reloc, ps []link.Patch) []byte {
+	want := bytes.Clone(r.After)
+	for _, p := range ps {
+		if p.Becomes == nil {
+			return nil
+		}
+		for i := range want {
+			if a := r.Addr + uint64(i); a >= p.Addr && a-p.Addr < uint64(len(p.Becomes)) {
+				want[i] = p.Becomes[a-p.Addr]
+			}
+		}
+	}
+	return want
 }

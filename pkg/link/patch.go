@@ -93,7 +93,14 @@ func findPatches(im *Image, cpu CPU) []Patch {
 	}
 	for _, s := range im.Sections {
 		if note, ok := sortedTables[s.Name]; ok && s.Size > 0 {
-			ps = append(ps, Patch{Kind: KernelData, Section: s.Name, Addr: s.Addr, Len: int(s.Size), Note: note})
+			var becomes []byte
+			switch s.Name {
+			case "__mcount_loc":
+				becomes = sortedMcount(s.After)
+			case ".orc_unwind_ip":
+				becomes = im.sortedORC(s)
+			}
+			ps = append(ps, Patch{Kind: KernelData, Section: s.Name, Addr: s.Addr, Len: int(s.Size), Becomes: becomes, Note: note})
 		}
 	}
 	if s := im.Section("__mcount_loc"); s != nil {
@@ -237,4 +244,66 @@ func kernelVersion(release string) int {
 		return 0
 	}
 	return major*100 + mn
+}
+
+// sortedMcount is __mcount_loc as ftrace_process_locs leaves it: the call
+// site addresses in ascending order.
+func sortedMcount(b []byte) []byte {
+	if len(b)%8 != 0 {
+		return nil
+	}
+	ips := make([]uint64, len(b)/8)
+	for i := range ips {
+		ips[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	sort.Slice(ips, func(i, j int) bool { return ips[i] < ips[j] })
+	out := make([]byte, 0, len(b))
+	for _, ip := range ips {
+		out = binary.LittleEndian.AppendUint64(out, ip)
+	}
+	return out
+}
+
+// sortedORC is .orc_unwind_ip as unwind_module_init leaves it: sorted by
+// instruction address (each entry a 32-bit offset from itself), an
+// "undefined" ORC entry (a section terminator) before a real one at the
+// same address. Up to Linux 6.3 undefined means sp_reg ORC_REG_UNDEFINED
+// and not end; from 6.4 type ORC_TYPE_UNDEFINED. It returns nil when the
+// order cannot be told: equal addresses both (un)defined, or no
+// .orc_unwind of the right size.
+func (im *Image) sortedORC(s *Section) []byte {
+	orc := im.Section(".orc_unwind")
+	n := len(s.After) / 4
+	if orc == nil || len(s.After)%4 != 0 || len(orc.After) != 6*n {
+		return nil
+	}
+	type entry struct {
+		ip        uint64
+		undefined bool
+	}
+	v := kernelVersion(im.Kernel)
+	es := make([]entry, n)
+	for i := range es {
+		es[i].ip = s.Addr + uint64(4*i) + uint64(int64(int32(binary.LittleEndian.Uint32(s.After[4*i:]))))
+		flags := binary.LittleEndian.Uint16(orc.After[6*i+4:])
+		if v > 0 && v < 604 {
+			es[i].undefined = flags&0xf == 0 && flags>>10&1 == 0
+		} else {
+			es[i].undefined = flags>>8&7 == 0
+		}
+	}
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].ip != es[j].ip {
+			return es[i].ip < es[j].ip
+		}
+		return es[i].undefined && !es[j].undefined
+	})
+	out := make([]byte, 0, len(s.After))
+	for i, e := range es {
+		if i > 0 && es[i-1].ip == e.ip && es[i-1].undefined == e.undefined {
+			return nil
+		}
+		out = binary.LittleEndian.AppendUint32(out, uint32(e.ip-(s.Addr+uint64(4*i))))
+	}
+	return out
 }

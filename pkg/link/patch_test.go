@@ -3,6 +3,7 @@ package link
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -45,13 +46,13 @@ func TestPatches(t *testing.T) {
 		{CPU{}, []Patch{
 			{Kind: Ftrace, Section: ".text", Addr: text, Len: 5, Becomes: nop5},
 			{Kind: ReturnThunk, Section: ".text", Offset: 6, Addr: text + 6, Len: 5, Becomes: retInt3},
-			{Kind: KernelData, Section: "__mcount_loc", Addr: mc, Len: 8},
+			{Kind: KernelData, Section: "__mcount_loc", Addr: mc, Len: 8, Becomes: le64(text)},
 			{Kind: KernelData, Section: "__ex_table", Addr: ex, Len: 12},
 		}},
 		{CPU{ReturnThunk: true, FtraceActive: true}, []Patch{
 			{Kind: Ftrace, Section: ".text", Addr: text, Len: 5},
 			{Kind: ReturnThunk, Section: ".text", Offset: 6, Addr: text + 6, Len: 5},
-			{Kind: KernelData, Section: "__mcount_loc", Addr: mc, Len: 8},
+			{Kind: KernelData, Section: "__mcount_loc", Addr: mc, Len: 8, Becomes: le64(text)},
 			{Kind: KernelData, Section: "__ex_table", Addr: ex, Len: 12},
 		}},
 	}
@@ -108,5 +109,43 @@ func TestParseCPU(t *testing.T) {
 	}
 	if _, err := ParseCPU("bogus"); err == nil {
 		t.Error("ParseCPU(bogus) = nil error")
+	}
+}
+
+func TestSortedTables(t *testing.T) {
+	mc := append(append(le64(0xffffffffc0003000), le64(0xffffffffc0001000)...), le64(0xffffffffc0002000)...)
+	want := append(append(le64(0xffffffffc0001000), le64(0xffffffffc0002000)...), le64(0xffffffffc0003000)...)
+	if got := sortedMcount(mc); !bytes.Equal(got, want) {
+		t.Errorf("sortedMcount = % x, want % x", got, want)
+	}
+	if got := sortedMcount(mc[:5]); got != nil {
+		t.Errorf("sortedMcount(5 bytes) = % x, want nil", got)
+	}
+
+	// .orc_unwind_ip at 0x1000: entries for 0x3000, 0x2000 (a real entry)
+	// and 0x2000 (a terminator), which sorts before the real one.
+	rel := func(slot, ip uint64) []byte { return le32(ip - (0x1000 + 4*slot)) }
+	ip := append(append(rel(0, 0x3000), rel(1, 0x2000)...), rel(2, 0x2000)...)
+	entry := func(flags uint16) []byte { return binary.LittleEndian.AppendUint16([]byte{0, 0, 0, 0}, flags) }
+	for _, tt := range []struct {
+		kernel     string
+		real, term uint16 // flags of the real entry and of the terminator
+	}{
+		{"6.1.0-56-amd64", 0x0004, 0x0000},       // sp_reg SP vs undefined
+		{"6.12.117+deb12-amd64", 0x0104, 0x0000}, // type CALL vs UNDEFINED
+	} {
+		im := &Image{Kernel: tt.kernel, Sections: []*Section{
+			{Name: ".orc_unwind_ip", Addr: 0x1000, Size: 12, After: ip},
+			{Name: ".orc_unwind", Addr: 0x2000, Size: 18, After: append(append(entry(tt.real), entry(tt.real)...), entry(tt.term)...)},
+		}}
+		want := append(append(rel(0, 0x2000), rel(1, 0x2000)...), rel(2, 0x3000)...)
+		if got := im.sortedORC(im.Sections[0]); !bytes.Equal(got, want) {
+			t.Errorf("%s: sortedORC = % x, want % x", tt.kernel, got, want)
+		}
+		// Two real entries at one address: the kernel's order is not known.
+		im.Sections[1].After = append(append(entry(tt.real), entry(tt.real)...), entry(tt.real)...)
+		if got := im.sortedORC(im.Sections[0]); got != nil {
+			t.Errorf("%s: sortedORC with a tie = % x, want nil", tt.kernel, got)
+		}
 	}
 }
