@@ -168,6 +168,10 @@ func TestLinkRefusesAsKernel(t *testing.T) {
 		{"kaidock_unknownsym", "kaidock_no_such_symbol"},
 		{"kaidock_gplonly", "ktime_get"},
 	} {
+		if tc.mod == "kaidock_gplonly" && !syms.HasExports() {
+			t.Logf("%s: skipped: /proc/kallsyms lists no __ksymtab_ entries (no CONFIG_KALLSYMS_ALL), so GPL-only exports cannot be told", tc.mod)
+			continue
+		}
 		path := b.module(tc.mod)
 		k := b.kmsg()
 		if err := loader.Load(path, loader.Options{}); err == nil {

@@ -47,7 +47,7 @@ type Table struct {
 	syms    []Symbol       // sorted by address, then input order
 	byName  map[string]int // first kernel symbol of a name, else first module one
 	exports map[string]Export
-	sorted  bool
+	ksymtab bool // the kernel's __ksymtab_ entries are listed
 }
 
 // Open reads a table from a file: /proc/kallsyms or a System.map.
@@ -153,7 +153,9 @@ func (t *Table) AddExport(exp Export) {
 func (t *Table) index() {
 	sort.SliceStable(t.syms, func(i, j int) bool { return t.syms[i].Addr < t.syms[j].Addr })
 	t.byName = make(map[string]int, len(t.syms))
+	t.ksymtab = false
 	for i, s := range t.syms {
+		t.ksymtab = t.ksymtab || (s.Module == "" && strings.HasPrefix(s.Name, "__ksymtab_"))
 		j, ok := t.byName[s.Name]
 		if !ok || (t.syms[j].Module != "" && s.Module == "") {
 			t.byName[s.Name] = i
@@ -241,8 +243,6 @@ func (t *Table) kernelExport(name string) (Export, bool) {
 }
 
 // HasExports reports whether the table lists the kernel's exports
-// (__ksymtab_ entries); a table that does not can only resolve names.
-func (t *Table) HasExports() bool {
-	_, ok := t.Lookup("__start___ksymtab")
-	return ok || len(t.exports) > 0
-}
+// (__ksymtab_ entries, which kallsyms shows only with
+// CONFIG_KALLSYMS_ALL); a table that does not can only resolve names.
+func (t *Table) HasExports() bool { return t.ksymtab }

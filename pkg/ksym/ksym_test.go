@@ -121,7 +121,7 @@ func TestSystemMapWithoutExports(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tab.HasExports() {
-		t.Error("HasExports() = true for a table without __start___ksymtab")
+		t.Error("HasExports() = true for a table without __ksymtab_ entries")
 	}
 	if diff := cmp.Diff([]Symbol{{0xffffffff81000000, 'T', "_stext", ""}, {0xffffffff81000100, 'T', "foo", ""}}, tab.Symbols()); diff != "" {
 		t.Errorf("Symbols() mismatch (-want +got):\n%s", diff)

@@ -85,6 +85,11 @@ type Image struct {
 	Imports  []Import   // in symbol table order
 	Symbols  []Symbol   // sorted by address
 	Patches  []Patch    // sorted by address
+	// ByName is set when the symbol table lists no exports (a kallsyms
+	// without CONFIG_KALLSYMS_ALL, a System.map without __ksymtab_
+	// entries): imports were then resolved by name, without the
+	// exported-only and GPL-only rules.
+	ByName bool
 
 	names []string // every section's name, by index
 }
@@ -257,6 +262,7 @@ func gplCompatible(license string) bool {
 func (im *Image) simplify(syms []elf.Symbol, secs []modfile.Section, byIndex map[int]*Section, cfg Config) ([]uint64, error) {
 	values := make([]uint64, len(syms)+1)
 	gplOK := gplCompatible(im.License)
+	im.ByName = cfg.Symbols == nil || !cfg.Symbols.HasExports()
 	var refusals []string
 	var first error
 	refuse := func(sentinel error, format string, a ...any) {

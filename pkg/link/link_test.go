@@ -215,6 +215,16 @@ func TestResolution(t *testing.T) {
 	if !errors.Is(err, ErrUnknownSymbol) || !strings.Contains(err.Error(), "synth: Unknown symbol ext (err -2)\nsynth: Unknown symbol gpl_ext (err -2)") {
 		t.Errorf("Link without symbols = %v, want both unknown symbols", err)
 	}
+	// A table without __ksymtab_ entries resolves by name, without the
+	// GPL-only rule, and says so.
+	byName, err := ksym.Parse(strings.NewReader("ffffffff81000000 T ext\nffffffff81000100 T gpl_ext\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err = Link(module{license: "Proprietary"}.build(t), Config{Sections: cfg.Sections, Symbols: byName})
+	if err != nil || !im.ByName || im.Imports[2].Addr != gplAddr {
+		t.Errorf("Link by name = %+v, %v; want ByName and gpl_ext resolved", im, err)
+	}
 	// A module's export added offline resolves.
 	tab, _ := ksym.Parse(strings.NewReader(kernelSyms))
 	tab.AddExport(ksym.Export{Symbol: ksym.Symbol{Addr: 0xffffffffc0100000, Type: 'T', Name: "weak_ext", Module: "other"}})

@@ -288,6 +288,9 @@ func relocText(r link.Reloc) string {
 func writeText(w io.Writer, path string, src source, im *link.Image, fns []link.Symbol) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s: module %s, %s; CPU: %s\n", path, im.Module, src.desc, src.cpu)
+	if im.ByName {
+		b.WriteString("  (the symbols list no exports: imports resolved by name, without the GPL-only rule)\n")
+	}
 	b.WriteString("  - as in the file (addresses are offsets in the section), with each relocation\n" +
 		"  + as the kernel links it\n" +
 		"  ! what the kernel writes there after linking\n")
