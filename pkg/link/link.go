@@ -44,7 +44,7 @@ type Reloc struct {
 	Section string       // the section it patches
 	Offset  uint64       // where, from the section's start
 	Addr    uint64       // where, as an address (the "place", P)
-	Type    elf.R_X86_64 //
+	Type    elf.R_X86_64 // R_X86_64_PLT32, ...
 	Symbol  string       // the symbol it names; a section symbol by its section's name
 	SymAddr uint64       // the symbol's resolved value (S)
 	Addend  int64        // A
