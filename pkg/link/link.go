@@ -129,13 +129,16 @@ func (im *Image) PatchesAt(addr uint64, n int) []Patch {
 // object containing it, else the nearest one below it in the same section.
 func (im *Image) SymbolAt(addr uint64) (Symbol, uint64, bool) {
 	i := sort.Search(len(im.Symbols), func(i int) bool { return im.Symbols[i].Addr > addr })
+	in := im.SectionAt(addr)
 	for i--; i >= 0; i-- {
 		s := im.Symbols[i]
-		if addr-s.Addr < max(s.Size, 1) || (s.Size == 0 && im.SectionAt(addr) != nil && im.SectionAt(addr).Name == s.Section) {
+		switch {
+		case s.Size > 0 && addr-s.Addr < s.Size:
 			return s, addr - s.Addr, true
-		}
-		if s.Size > 0 {
-			break
+		case s.Size > 0:
+			return Symbol{}, 0, false // past the end of the nearest sized symbol
+		case in != nil && in.Name == s.Section:
+			return s, addr - s.Addr, true // a label, in the same section
 		}
 	}
 	return Symbol{}, 0, false

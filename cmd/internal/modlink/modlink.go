@@ -90,9 +90,13 @@ func run(c *cli.Context, env *tool.Env, root fs.FS) error {
 	if err != nil {
 		var ke *link.KernelError
 		if errors.As(err, &ke) {
-			env.Errorf("%s: the kernel would refuse it:", path)
-			for _, l := range strings.Split(ke.Msg, "\n") {
-				fmt.Fprintf(env.Stderr, "\t%s\n", l)
+			// One line per line the kernel would log.
+			for i, l := range strings.Split(ke.Msg, "\n") {
+				if i == 0 {
+					env.Errorf("%s: the kernel would refuse it: %s", path, l)
+				} else {
+					env.Errorf("%s: %s", path, l)
+				}
 			}
 		} else {
 			env.Errorf("%s: %v", path, err)

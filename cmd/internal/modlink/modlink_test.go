@@ -191,8 +191,8 @@ func TestErrors(t *testing.T) {
 		{"bad cpu", nil, []string{"--system-map", smap, "--cpu", "fast", params}, []string{`gomodlink: ERROR: --cpu: unknown CPU feature "fast"`}},
 		{"unknown function", nil, []string{"--system-map", smap, params, "nosuch"}, []string{"no function nosuch in module gokmod_params\n"}},
 		{"unresolved import", nil, []string{"--system-map", smap, user}, []string{
-			"gomodlink: ERROR: " + user + ": the kernel would refuse it:\n",
-			"\tgokmod_user: Unknown symbol gokmod_params_value (err -2)\n"}},
+			"gomodlink: ERROR: " + user + ": the kernel would refuse it: gokmod_user: Unknown symbol gokmod_params_value (err -2)\n",
+			"gomodlink: ERROR: " + user + ": gokmod_user: Unknown symbol gokmod_params_ns_value (err -2)\n"}},
 		{"unknown flag", nil, []string{"--bogus", params}, []string{"gomodlink: unrecognized option '--bogus'\n"}},
 	}
 	for _, tt := range tests {
