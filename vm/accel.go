@@ -209,19 +209,12 @@ func writeProbeInitramfs(name, init string) error {
 		return err
 	}
 	cw := cpio.NewWriter(f)
-	add := func(guest string, perm uint32, host string) error {
-		b, err := os.ReadFile(host)
-		if err != nil {
-			return err
-		}
-		return cw.File(guest, perm, b)
-	}
 	nul := func(list ...string) []byte { return []byte(strings.Join(list, "\x00") + "\x00") }
 	err = errors.Join(
 		cw.Dir("dev", 0o755),
 		cw.CharDev("dev/console", 0o600, 5, 1),
-		add("init", 0o755, init),
-		add("bin/busybox", 0o755, bb),
+		addFile(cw, "init", 0o755, init),
+		addFile(cw, "bin/busybox", 0o755, bb),
 		cw.File(contract.ArgvFile, 0o644, nul("/bin/busybox", "true")),
 		cw.File(contract.EnvFile, 0o644, nul("PATH=/bin")),
 		cw.File(contract.CwdFile, 0o644, []byte("/\n")),

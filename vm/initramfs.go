@@ -41,13 +41,7 @@ type guestFiles struct {
 // writeInitramfs writes the newc archive for one boot to w.
 func writeInitramfs(w io.Writer, g *guestFiles) error {
 	cw := cpio.NewWriter(w)
-	add := func(name string, perm uint32, host string) error {
-		b, err := os.ReadFile(host)
-		if err != nil {
-			return err
-		}
-		return cw.File(name, perm, b)
-	}
+	add := func(name string, perm uint32, host string) error { return addFile(cw, name, perm, host) }
 	for _, d := range []string{"proc", "sys", "dev", "tmp", "run", "root", "etc"} {
 		perm := uint32(0o755)
 		if d == "tmp" {
@@ -229,4 +223,13 @@ func sharedLibs(bin string, libs map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// addFile copies the host file into the archive as name.
+func addFile(cw *cpio.Writer, name string, perm uint32, host string) error {
+	b, err := os.ReadFile(host)
+	if err != nil {
+		return err
+	}
+	return cw.File(name, perm, b)
 }
