@@ -65,8 +65,8 @@ func (k *kcore) read(addr uint64, n int) ([]byte, error) {
 func TestLinkMatchesKernel(t *testing.T) {
 	b := newBed(t)
 	kc := openKcore(t)
-	mods := []string{"kaidock", "kaidock_export", "kaidock_user", "kaidock_params"}
-	b.cleanup("kaidock", "kaidock_user", "kaidock_export", "kaidock_params")
+	mods := []string{"kaidock", "kaidock_export", "kaidock_user", "kaidock_params", "kaidock_sites"}
+	b.cleanup("kaidock", "kaidock_user", "kaidock_export", "kaidock_params", "kaidock_sites")
 	for _, m := range mods {
 		if err := loader.Load(b.module(m), loader.Options{}); err != nil {
 			t.Fatalf("Load(%s) = %v", m, err)

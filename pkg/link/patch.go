@@ -151,11 +151,7 @@ func findPatches(im *Image, cpu CPU) []Patch {
 				fmt.Sprintf("paravirt site type %d", s.After[i+8]))
 		}
 	}
-	for i, site := range im.rel32Table(".static_call_sites", 8) {
-		if i%2 == 0 {
-			add(StaticCall, site&^3, 5, nil, "static call: call/jmp to the key's current target")
-		}
-	}
+	im.staticCalls(add)
 	for i, site := range im.rel32Table("__jump_table", 16) {
 		if i%2 == 0 {
 			n := 5
@@ -306,4 +302,40 @@ func (im *Image) sortedORC(s *Section) []byte {
 		out = binary.LittleEndian.AppendUint32(out, uint32(e.ip-(s.Addr+uint64(4*i))))
 	}
 	return out
+}
+
+// staticCalls lists the .static_call_sites: struct static_call_site {s32
+// addr; s32 key;}, the key's low bits flagging a tail call (1) and an
+// init-section site (2). static_call_module_init points each call (or
+// tail jmp) at the key's current function; for a key the module defines,
+// that is the function its struct static_call_key's func field was
+// linked to, and the rewrite is predicted.
+func (im *Image) staticCalls(add func(PatchKind, uint64, int, []byte, string)) {
+	s := im.Section(".static_call_sites")
+	if s == nil {
+		return
+	}
+	le := binary.LittleEndian
+	for i := 0; i+8 <= len(s.After); i += 8 {
+		site := s.Addr + uint64(i) + uint64(int64(int32(le.Uint32(s.After[i:]))))
+		keyField := s.Addr + uint64(i+4) + uint64(int64(int32(le.Uint32(s.After[i+4:]))))
+		key, tail := keyField&^3, keyField&1 != 0
+		op, what := byte(0xe8), "call"
+		if tail {
+			op, what = 0xe9, "jmp"
+		}
+		var becomes []byte
+		note := "static call: " + what + " to the key's current function"
+		if f := im.bytesAt(key, 8); len(f) == 8 {
+			// The module's own key: its func as linked. A NULL or
+			// return0 function is rewritten to other code; not predicted.
+			if fn := le.Uint64(f); im.SectionAt(fn) != nil {
+				becomes = binary.LittleEndian.AppendUint32([]byte{op}, uint32(fn-(site+5)))
+				if sym, off, ok := im.SymbolAt(fn); ok && off == 0 {
+					note = fmt.Sprintf("static call: %s %s, the key's function", what, sym.Name)
+				}
+			}
+		}
+		add(StaticCall, site, 5, becomes, note)
+	}
 }

@@ -149,3 +149,47 @@ func TestSortedTables(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticCall(t *testing.T) {
+	rela := func(info uint32, rs ...modfiletest.Rela) modfiletest.Section {
+		return modfiletest.Section{Name: ".rela", Type: elf.SHT_RELA, Flags: elf.SHF_INFO_LINK, Link: secSymtab, Info: info, Entsize: 24, Data: modfiletest.RelaData(rs)}
+	}
+	for _, tt := range []struct {
+		name  string
+		flags int64 // in the key field
+		op    byte
+	}{
+		{"call", 0, 0xe8},
+		{"tail call", 1, 0xe9},
+	} {
+		// A call at .text+0 to a trampoline; the key, at .data+0, holds f+0x10.
+		m := module{
+			text: []byte{0xe8, 0, 0, 0, 0},
+			rs:   []modfiletest.Rela{{Offset: 1, Sym: symExt, Type: elf.R_X86_64_PLT32, Addend: -4}},
+			extra: []modfiletest.Section{
+				rela(secData, modfiletest.Rela{Offset: 0, Sym: symFunc, Type: elf.R_X86_64_64, Addend: 0x10}),
+				{Name: ".static_call_sites", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC | elf.SHF_WRITE, Data: make([]byte, 8)},
+				rela(8,
+					modfiletest.Rela{Offset: 0, Sym: symFunc, Type: elf.R_X86_64_PC32},
+					modfiletest.Rela{Offset: 4, Sym: symData, Type: elf.R_X86_64_PC32, Addend: tt.flags}),
+			},
+		}
+		f := m.build(t)
+		cfg := config(t)
+		cfg.Sections = Layout(f, DefaultBase)
+		im, err := Link(f, cfg)
+		if err != nil {
+			t.Fatalf("%s: Link = %v", tt.name, err)
+		}
+		var got *Patch
+		for i := range im.Patches {
+			if im.Patches[i].Kind == StaticCall {
+				got = &im.Patches[i]
+			}
+		}
+		want := []byte{tt.op, 0x0b, 0, 0, 0} // to .text+0x10 from .text+5
+		if got == nil || got.Addr != cfg.Sections[".text"] || !bytes.Equal(got.Becomes, want) {
+			t.Errorf("%s: static call patch = %+v, want at .text+0 becoming % x", tt.name, got, want)
+		}
+	}
+}
