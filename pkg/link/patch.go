@@ -1,6 +1,7 @@
 package link
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -73,8 +74,8 @@ var (
 // struct module, takes over), so their relocated fields move.
 var sortedTables = map[string]string{
 	"__ex_table":                "sorted by sort_extable at load",
-	"__jump_table":              "sorted by jump_label_add_module at load",
-	".static_call_sites":        "sorted by static_call_add_module at load",
+	"__jump_table":              "sorted by jump_label_sort_entries at load",
+	".static_call_sites":        "sorted by static_call_sort_entries at load",
 	".orc_unwind_ip":            "sorted by unwind_module_init at load",
 	".orc_unwind":               "sorted by unwind_module_init at load",
 	"__mcount_loc":              "sorted by ftrace_process_locs at load",
@@ -99,6 +100,20 @@ func findPatches(im *Image, cpu CPU) []Patch {
 				becomes = sortedMcount(s.After)
 			case ".orc_unwind_ip":
 				becomes = im.sortedORC(s)
+			case "__ex_table": // {s32 insn, s32 fixup, s32 data}, by insn
+				becomes = sortedRel(s, 12, []relField{{0, 4}, {4, 4}}, func(e []uint64) []uint64 { return e[:1] }, nil)
+			case "__jump_table": // {s32 code, s32 target, long key}, by key then code
+				becomes = sortedRel(s, 16, []relField{{0, 4}, {4, 4}, {8, 8}}, func(e []uint64) []uint64 { return []uint64{e[2] &^ 3, e[0]} },
+					func(e []uint64) {
+						// jump_label_add_module sets the key's bit 1 for code
+						// in the init section and clears it elsewhere.
+						e[2] &^= 2
+						if sec := im.SectionAt(e[0]); sec != nil && sec.Init {
+							e[2] |= 2
+						}
+					})
+			case ".static_call_sites": // {s32 addr, s32 key}, by key then addr
+				becomes = sortedRel(s, 8, []relField{{0, 4}, {4, 4}}, func(e []uint64) []uint64 { return []uint64{e[1] &^ 3, e[0]} }, nil)
 			}
 			ps = append(ps, Patch{Kind: KernelData, Section: s.Name, Addr: s.Addr, Len: int(s.Size), Becomes: becomes, Note: note})
 		}
@@ -338,4 +353,74 @@ func (im *Image) staticCalls(add func(PatchKind, uint64, int, []byte, string)) {
 		}
 		add(StaticCall, site, 5, becomes, note)
 	}
+}
+
+// relField is a self-relative field of a table entry: its offset in the
+// entry and its width (4 or 8 bytes).
+type relField struct{ off, width int }
+
+// sortedRel is a table of self-relative entries as the kernel's sort
+// leaves it: entries ordered by key (compared element by element) with
+// each relative field rewritten for its new place, so that it still
+// points where it did (the kernel's swap functions add the distance
+// moved), and other bytes moved as they are. fix, if set, adjusts an
+// entry's targets the way the kernel does besides sorting. It returns nil
+// for a malformed table or when two entries have the same key.
+func sortedRel(s *Section, size int, fields []relField, key func(abs []uint64) []uint64, fix func(abs []uint64)) []byte {
+	if len(s.After)%size != 0 {
+		return nil
+	}
+	type entry struct {
+		raw []byte
+		abs []uint64
+		key []uint64
+	}
+	le := binary.LittleEndian
+	es := make([]entry, len(s.After)/size)
+	for i := range es {
+		raw := s.After[i*size : (i+1)*size]
+		at := s.Addr + uint64(i*size)
+		abs := make([]uint64, len(fields))
+		for k, f := range fields {
+			v := int64(int32(le.Uint32(raw[f.off:])))
+			if f.width == 8 {
+				v = int64(le.Uint64(raw[f.off:]))
+			}
+			abs[k] = at + uint64(f.off) + uint64(v)
+		}
+		es[i] = entry{raw: raw, abs: abs, key: key(abs)}
+		if fix != nil {
+			fix(abs)
+		}
+	}
+	cmp := func(a, b []uint64) int {
+		for i := range a {
+			if a[i] != b[i] {
+				if a[i] < b[i] {
+					return -1
+				}
+				return 1
+			}
+		}
+		return 0
+	}
+	sort.SliceStable(es, func(i, j int) bool { return cmp(es[i].key, es[j].key) < 0 })
+	out := make([]byte, 0, len(s.After))
+	for i, e := range es {
+		if i > 0 && cmp(es[i-1].key, e.key) == 0 {
+			return nil
+		}
+		b := bytes.Clone(e.raw)
+		at := s.Addr + uint64(i*size)
+		for k, f := range fields {
+			v := e.abs[k] - (at + uint64(f.off))
+			if f.width == 8 {
+				le.PutUint64(b[f.off:], v)
+			} else {
+				le.PutUint32(b[f.off:], uint32(v))
+			}
+		}
+		out = append(out, b...)
+	}
+	return out
 }

@@ -62,6 +62,8 @@ func TestPatches(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Link = %v", err)
 		}
+		// One entry: sorting leaves __ex_table as linked.
+		tt.want[len(tt.want)-1].Becomes = im.Section("__ex_table").After
 		if diff := cmp.Diff(tt.want, im.Patches, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Note" }, cmp.Ignore())); diff != "" {
 			t.Errorf("CPU %s: Patches mismatch (-want +got):\n%s", tt.cpu, diff)
 		}
@@ -191,5 +193,40 @@ func TestStaticCall(t *testing.T) {
 		if got == nil || got.Addr != cfg.Sections[".text"] || !bytes.Equal(got.Becomes, want) {
 			t.Errorf("%s: static call patch = %+v, want at .text+0 becoming % x", tt.name, got, want)
 		}
+	}
+}
+
+func TestSortedRel(t *testing.T) {
+	// Two __ex_table entries at 0x1000, for instructions at 0x3000 and
+	// 0x2000 with fixups at 0x5000 and 0x4000 and data 7 and 9.
+	at := uint64(0x1000)
+	ent := func(slot int, insn, fixup uint64, data uint32) []byte {
+		b := le32(insn - (at + uint64(12*slot)))
+		b = append(b, le32(fixup-(at+uint64(12*slot)+4))...)
+		return binary.LittleEndian.AppendUint32(b, data)
+	}
+	ex := &Section{Name: "__ex_table", Addr: at, After: append(ent(0, 0x3000, 0x5000, 7), ent(1, 0x2000, 0x4000, 9)...)}
+	want := append(ent(0, 0x2000, 0x4000, 9), ent(1, 0x3000, 0x5000, 7)...)
+	byInsn := func(e []uint64) []uint64 { return e[:1] }
+	if got := sortedRel(ex, 12, []relField{{0, 4}, {4, 4}}, byInsn, nil); !bytes.Equal(got, want) {
+		t.Errorf("sortedRel(__ex_table) = % x, want % x", got, want)
+	}
+	// Same instruction twice: the kernel's order is not known.
+	ex.After = append(ent(0, 0x3000, 0x5000, 7), ent(1, 0x3000, 0x4000, 9)...)
+	if got := sortedRel(ex, 12, []relField{{0, 4}, {4, 4}}, byInsn, nil); got != nil {
+		t.Errorf("sortedRel with a tie = % x, want nil", got)
+	}
+	// __jump_table: by key (flags in its low bits ignored), then code.
+	jent := func(slot int, code, target, key uint64) []byte {
+		base := at + uint64(16*slot)
+		b := append(le32(code-base), le32(target-(base+4))...)
+		return append(b, le64(key-(base+8))...)
+	}
+	jt := &Section{Name: "__jump_table", Addr: at, After: append(append(
+		jent(0, 0x2100, 0x2200, 0x9001), jent(1, 0x2000, 0x2300, 0x8000)...), jent(2, 0x1f00, 0x2400, 0x9000)...)}
+	wantJT := append(append(jent(0, 0x2000, 0x2300, 0x8000), jent(1, 0x1f00, 0x2400, 0x9000)...), jent(2, 0x2100, 0x2200, 0x9001)...)
+	byKey := func(e []uint64) []uint64 { return []uint64{e[2] &^ 3, e[0]} }
+	if got := sortedRel(jt, 16, []relField{{0, 4}, {4, 4}, {8, 8}}, byKey, nil); !bytes.Equal(got, wantJT) {
+		t.Errorf("sortedRel(__jump_table) = % x, want % x", got, wantJT)
 	}
 }
