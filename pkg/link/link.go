@@ -211,7 +211,6 @@ func Link(f *modfile.File, cfg Config) (im *Image, err error) {
 		sec := &Section{Index: i, Name: s.Name, Type: elf.SectionType(s.Type), Flags: elf.SectionFlag(s.Flags),
 			Size: s.Size, Init: strings.HasPrefix(s.Name, ".init")}
 		if sec.Type != elf.SHT_NOBITS { // .bss holds nothing to link or show
-
 			if s.Offset > uint64(len(img)) || s.Size > uint64(len(img))-s.Offset {
 				return nil, fmt.Errorf("section %s: %w", s.Name, modfile.ErrTruncated)
 			}
