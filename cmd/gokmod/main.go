@@ -1,5 +1,5 @@
 // Command gokmod is every gokmod tool in one binary, for initramfs images
-// and other places where one static file is better than six. It acts as
+// and other places where one static file is better than several. It acts as
 // the tool it is called as (a link named insmod, rmmod, lsmod, modinfo,
 // kmodsign, sign-file, modlink or link, with or without the "go" prefix),
 // or as the tool its first argument names: "gokmod lsmod", "gokmod insmod

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gokmod/gokmod/cmd/internal/check"
 	"github.com/gokmod/gokmod/cmd/internal/insmod"
 	"github.com/gokmod/gokmod/cmd/internal/kmodsign"
 	"github.com/gokmod/gokmod/cmd/internal/lsmod"
@@ -22,6 +23,7 @@ var commands = map[string]func(*tool.Env) int{
 	"modinfo":   modinfo.Main,
 	"kmodsign":  kmodsign.Main,
 	"sign-file": kmodsign.Main,
+	"check":     check.Main,
 	"link":      modlink.Main,
 	"modlink":   modlink.Main,
 }
