@@ -65,36 +65,15 @@ func Open(path string) (*Table, error) {
 }
 
 // Parse reads a table in the kallsyms or System.map format.
-func Parse(r io.Reader) (t *Table, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			t, err = nil, fmt.Errorf("%w: %v", ErrSyntax, p)
-		}
-	}()
-	t = &Table{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 256), MaxLine)
-	n, nonzero := 0, false
-	for sc.Scan() {
-		n++
-		line := sc.Text()
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		s, err := parseLine(line)
-		if err != nil {
-			if n == 1 && strings.HasPrefix(line, "ffffffffffffffff B The real System.map") {
-				return nil, ErrPlaceholder
-			}
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
+func Parse(r io.Reader) (*Table, error) {
+	t := &Table{}
+	nonzero := false
+	err := Scan(r, func(s Symbol) error {
 		nonzero = nonzero || s.Addr != 0
 		t.syms = append(t.syms, s)
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("line %d: %w: longer than %d bytes", n+1, ErrSyntax, MaxLine)
-		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if len(t.syms) == 0 {
@@ -105,6 +84,45 @@ func Parse(r io.Reader) (t *Table, err error) {
 	}
 	t.index()
 	return t, nil
+}
+
+// Scan reads a table in the kallsyms or System.map format and calls fn
+// for each symbol in order. Unlike Parse it takes a table whose addresses
+// the kernel hid (all zero without root), for callers that want the names
+// only; an error from fn ends the scan and is returned.
+func Scan(r io.Reader, fn func(Symbol) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", ErrSyntax, p)
+		}
+	}()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 256), MaxLine)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		s, err := parseLine(line)
+		if err != nil {
+			if n == 1 && strings.HasPrefix(line, "ffffffffffffffff B The real System.map") {
+				return ErrPlaceholder
+			}
+			return fmt.Errorf("line %d: %w", n, err)
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("line %d: %w: longer than %d bytes", n+1, ErrSyntax, MaxLine)
+		}
+		return err
+	}
+	return nil
 }
 
 func parseLine(line string) (Symbol, error) {
