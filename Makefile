@@ -17,7 +17,7 @@ APT_PACKAGES := make gcc git ca-certificates openssl \
 	linux-image-amd64 linux-headers-amd64 linux-kbuild-6.1 \
 	bison flex bc libelf-dev libssl-dev
 
-TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gokmod
+TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gomodlink gokmod
 
 .PHONY: all build install deps test test-unit test-vm test-host demo demo-host \
 	bench bench-sign bench-modinfo fuzz lint fixtures clean

@@ -18,7 +18,7 @@ var moduleSources embed.FS
 // moduleNames are the modules modules/Kbuild builds.
 var moduleNames = []string{
 	"kaidock", "kaidock_export", "kaidock_user", "kaidock_badmagic",
-	"kaidock_unknownsym", "kaidock_gplonly", "kaidock_params",
+	"kaidock_unknownsym", "kaidock_gplonly", "kaidock_params", "kaidock_sites",
 }
 
 // errModinfo is returned when a post-build edit finds no string to edit.

@@ -10,6 +10,7 @@ import (
 	"github.com/gokmod/gokmod/cmd/internal/kmodsign"
 	"github.com/gokmod/gokmod/cmd/internal/lsmod"
 	"github.com/gokmod/gokmod/cmd/internal/modinfo"
+	"github.com/gokmod/gokmod/cmd/internal/modlink"
 	"github.com/gokmod/gokmod/cmd/internal/rmmod"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 )
@@ -23,6 +24,8 @@ var commands = map[string]func(*tool.Env) int{
 	"kmodsign":  kmodsign.Main,
 	"sign-file": kmodsign.Main,
 	"check":     check.Main,
+	"link":      modlink.Main,
+	"modlink":   modlink.Main,
 }
 
 func lookup(name string) (func(*tool.Env) int, bool) {

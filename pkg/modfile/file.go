@@ -77,6 +77,7 @@ type Section struct {
 	Size    uint64
 	Link    uint32
 	Info    uint32
+	Align   uint64 // sh_addralign
 	EntSize uint64
 
 	hdrOff uint64 // where the header itself is in the image
@@ -459,6 +460,7 @@ func (f *File) readShdr(off uint64) Section {
 		s.Size = o.Uint64(d[32:])
 		s.Link = o.Uint32(d[40:])
 		s.Info = o.Uint32(d[44:])
+		s.Align = o.Uint64(d[48:])
 		s.EntSize = o.Uint64(d[56:])
 	} else {
 		s.Type = o.Uint32(d[4:])
@@ -467,6 +469,7 @@ func (f *File) readShdr(off uint64) Section {
 		s.Size = uint64(o.Uint32(d[20:]))
 		s.Link = o.Uint32(d[24:])
 		s.Info = o.Uint32(d[28:])
+		s.Align = uint64(o.Uint32(d[32:]))
 		s.EntSize = uint64(o.Uint32(d[36:]))
 	}
 	s.inFile = s.Offset <= f.size && s.Size <= f.size-s.Offset

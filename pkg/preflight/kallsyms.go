@@ -1,10 +1,11 @@
 package preflight
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/gokmod/gokmod/pkg/ksym"
 )
 
 // Kallsyms is what /proc/kallsyms says about symbol names: which exist,
@@ -24,43 +25,25 @@ type Kallsyms struct {
 	KstrtabnsListed bool
 }
 
-// ParseKallsyms reads /proc/kallsyms: "ADDRESS TYPE NAME [MODULE]".
-func ParseKallsyms(r io.Reader) (k *Kallsyms, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			k, err = nil, fmt.Errorf("%w: kallsyms: %v", ErrSyntax, p)
+// ParseKallsyms reads /proc/kallsyms (or a System.map): "ADDRESS TYPE NAME
+// [MODULE]", addresses hidden or not.
+func ParseKallsyms(r io.Reader) (*Kallsyms, error) {
+	k := &Kallsyms{kernel: map[string]bool{}, modules: map[string]map[string]bool{}}
+	err := ksym.Scan(r, func(s ksym.Symbol) error {
+		if s.Module == "" {
+			k.kernel[s.Name] = true
+			k.KsymtabListed = k.KsymtabListed || strings.HasPrefix(s.Name, "__ksymtab_")
+			k.KstrtabnsListed = k.KstrtabnsListed || strings.HasPrefix(s.Name, "__kstrtabns_")
+			return nil
 		}
-	}()
-	k = &Kallsyms{kernel: map[string]bool{}, modules: map[string]map[string]bool{}}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for n := 1; sc.Scan(); n++ {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
+		if k.modules[s.Module] == nil {
+			k.modules[s.Module] = map[string]bool{}
 		}
-		if len(f) < 3 || len(f) > 4 || len(f[1]) != 1 {
-			return nil, fmt.Errorf("%w: kallsyms line %d: %q", ErrSyntax, n, sc.Text())
-		}
-		name := f[2]
-		if len(f) == 3 {
-			k.kernel[name] = true
-			if strings.HasPrefix(name, "__ksymtab_") {
-				k.KsymtabListed = true
-			}
-			if strings.HasPrefix(name, "__kstrtabns_") {
-				k.KstrtabnsListed = true
-			}
-			continue
-		}
-		mod := strings.TrimSuffix(strings.TrimPrefix(f[3], "["), "]")
-		if k.modules[mod] == nil {
-			k.modules[mod] = map[string]bool{}
-		}
-		k.modules[mod][name] = true
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read kallsyms: %w", err)
+		k.modules[s.Module][s.Name] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: kallsyms: %w", ErrSyntax, err)
 	}
 	return k, nil
 }
