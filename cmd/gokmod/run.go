@@ -9,6 +9,7 @@ import (
 	"github.com/gokmod/gokmod/cmd/internal/kmodsign"
 	"github.com/gokmod/gokmod/cmd/internal/lsmod"
 	"github.com/gokmod/gokmod/cmd/internal/modinfo"
+	"github.com/gokmod/gokmod/cmd/internal/modprobe"
 	"github.com/gokmod/gokmod/cmd/internal/rmmod"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 )
@@ -19,6 +20,7 @@ var commands = map[string]func(*tool.Env) int{
 	"rmmod":     rmmod.Main,
 	"lsmod":     lsmod.Main,
 	"modinfo":   modinfo.Main,
+	"modprobe":  modprobe.Main,
 	"kmodsign":  kmodsign.Main,
 	"sign-file": kmodsign.Main,
 }

@@ -19,6 +19,12 @@ type ExecOptions struct {
 	Show func(Step)
 	// Trace is called after every module syscall.
 	Trace func(loader.Attempt)
+	// Report is called on every failure as it happens, also those
+	// Execute goes on after (soft dependencies, unused dependencies
+	// that would not unload).
+	Report func(Step, error)
+	// DryRun does everything but the syscalls and commands.
+	DryRun bool
 }
 
 // LoadError is a target that failed to load: the step that failed and
@@ -76,8 +82,15 @@ func (p *Prober) runCommand(command, module string) error {
 	if p.opts.Run != nil {
 		return p.opts.Run(command, module)
 	}
+	return RunShell(command, append(os.Environ(), "MODPROBE_MODULE="+module))
+}
+
+// RunShell runs command with /bin/sh -c and the environment env, on the
+// process's standard streams, as system(3) does; a non-zero exit status
+// is a *CommandError.
+func RunShell(command string, env []string) error {
 	cmd := exec.Command("/bin/sh", "-c", command)
-	cmd.Env = append(os.Environ(), "MODPROBE_MODULE="+module)
+	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err := cmd.Run()
 	if err == nil {
@@ -125,8 +138,8 @@ func (p *Prober) executeRemove(ctx context.Context, plan *Plan, opts ExecOptions
 		return err
 	}
 	for _, n := range nodes {
-		w := &remover{p: p, s: s, opts: plan.rmOpts, ctx: ctx, run: true, show: opts.Show,
-			emit: func(Step) error { return nil }}
+		w := &remover{p: p, s: s, opts: plan.rmOpts, ctx: ctx, run: !opts.DryRun, show: opts.Show,
+			report: opts.Report, emit: func(Step) error { return nil }}
 		if err := w.module(n, false, plan.rmOpts.RemoveHolders); err != nil {
 			return err
 		}
@@ -167,23 +180,28 @@ func (p *Prober) executeTarget(ctx context.Context, t *Target, io InsertOptions,
 // ErrAlreadyLoaded.
 func (p *Prober) runStep(ctx context.Context, s *session, st Step, io InsertOptions, opts ExecOptions) error {
 	m := &Module{Name: st.Module, Path: st.Path, Builtin: st.Action == Builtin}
-	switch st.Action {
-	case AlreadyLoaded, Builtin:
-		return ErrAlreadyLoaded
-	}
-	if !io.IgnoreLoaded && p.inKernel(s, m) {
+	if st.Action == AlreadyLoaded || (!io.IgnoreLoaded && p.inKernel(s, m)) {
 		return ErrAlreadyLoaded
 	}
 	if opts.Show != nil {
 		opts.Show(st)
 	}
+	if opts.DryRun || st.Action == Builtin {
+		return nil
+	}
+	var err error
 	switch st.Action {
 	case Install:
-		return p.runCommand(st.Run, st.Module)
+		err = p.runCommand(st.Run, st.Module)
 	case NoFile:
-		return fmt.Errorf("%s: %w", st.Module, ErrNoFile)
+		err = fmt.Errorf("%s: %w", st.Module, ErrNoFile)
+	default:
+		err = p.loadOnce(ctx, st, io, opts)
 	}
-	return p.loadOnce(ctx, st, io, opts)
+	if err != nil && !errors.Is(err, ErrAlreadyLoaded) && opts.Report != nil {
+		opts.Report(st, err)
+	}
+	return err
 }
 
 // inflight is a module being loaded; others wanting it wait for done.

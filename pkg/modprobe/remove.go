@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gokmod/gokmod/pkg/kernel"
@@ -102,14 +103,22 @@ func (p *Prober) Remove(ctx context.Context, request string, opts RemoveOptions)
 // remover is kmod's rmmod_do_module: it either records the steps or,
 // with run set, carries them out.
 type remover struct {
-	p    *Prober
-	s    *session
-	opts RemoveOptions
-	ctx  context.Context
-	emit func(Step) error // called before each step; its error stops the walk
-	run  bool
-	// Show is called before each step that runs (for -v).
-	show func(Step)
+	p      *Prober
+	s      *session
+	opts   RemoveOptions
+	ctx    context.Context
+	emit   func(Step) error // called before each step; its error stops the walk
+	run    bool
+	show   func(Step)        // called before each step (for -v)
+	report func(Step, error) // called on each failure
+}
+
+// fail reports err and returns it.
+func (w *remover) fail(st Step, err error) error {
+	if w.report != nil {
+		w.report(st, err)
+	}
+	return err
 }
 
 func (w *remover) state(m *Module) (sysmod.State, bool) {
@@ -169,13 +178,13 @@ func (w *remover) module(n *node, ignoreBuiltin, removeHolders bool) error {
 		st, ok := w.state(m)
 		switch {
 		case !ok && w.opts.FirstTime:
-			return &RemoveError{Module: m.Name, Notice: &Notice{Kind: NoticeNotInKernel, Module: m.Name}, Err: ErrNotLoaded}
+			return w.fail(Step{Action: Unload, Module: m.Name}, &RemoveError{Module: m.Name, Notice: &Notice{Kind: NoticeNotInKernel, Module: m.Name}, Err: ErrNotLoaded})
 		case !ok:
 			return nil
 		case st == sysmod.Builtin && ignoreBuiltin:
 			return nil
 		case st == sysmod.Builtin:
-			return &RemoveError{Module: m.Name, Notice: &Notice{Kind: NoticeBuiltin, Module: m.Name}, Err: ErrBuiltin}
+			return w.fail(Step{Action: Unload, Module: m.Name}, &RemoveError{Module: m.Name, Notice: &Notice{Kind: NoticeBuiltin, Module: m.Name}, Err: ErrBuiltin})
 		}
 	}
 	if err := w.list(post, false); err != nil {
@@ -194,20 +203,22 @@ func (w *remover) module(n *node, ignoreBuiltin, removeHolders bool) error {
 	if cmd == nil && w.opts.Wait == 0 {
 		if w.refcnt(m.Name) > 0 {
 			holders, _ := sysmod.Holders(w.p.sys(), m.Name)
-			return &RemoveError{Module: m.Name, Notice: &Notice{Kind: NoticeInUse, Module: m.Name, Holders: holders}, Err: ErrInUse}
+			return w.fail(Step{Action: Unload, Module: m.Name}, &RemoveError{Module: m.Name, Notice: &Notice{Kind: NoticeInUse, Module: m.Name, Holders: holders}, Err: ErrInUse})
 		}
 	}
 	var err error
 	if cmd == nil {
 		err = w.unload(m.Name)
 	} else {
-		st := Step{Action: Remove, Module: m.Name, Command: cmd.Command, Run: cmd.Command, Required: true, Sources: []Source{cmd.Source}}
-		if err = w.emit(st); err == nil && w.run {
+		st := Step{Action: Remove, Module: m.Name, Command: cmd.Command, Run: strings.ReplaceAll(cmd.Command, "$CMDLINE_OPTS", ""), Required: true, Sources: []Source{cmd.Source}}
+		if err = w.emit(st); err == nil {
 			if w.show != nil {
 				w.show(st)
 			}
-			if rerr := w.p.runCommand(cmd.Command, m.Name); rerr != nil {
-				err = &RemoveError{Module: m.Name, Command: cmd, Err: rerr}
+			if w.run {
+				if rerr := w.p.runCommand(st.Run, m.Name); rerr != nil {
+					err = w.fail(st, &RemoveError{Module: m.Name, Command: cmd, Err: rerr})
+				}
 			}
 		}
 	}
@@ -227,11 +238,14 @@ func (w *remover) module(n *node, ignoreBuiltin, removeHolders bool) error {
 // unload is kmod's rmmod_do_remove_module.
 func (w *remover) unload(name string) error {
 	st := Step{Action: Unload, Module: name, Required: true}
-	if err := w.emit(st); err != nil || !w.run {
+	if err := w.emit(st); err != nil {
 		return err
 	}
 	if w.show != nil {
 		w.show(st)
+	}
+	if !w.run {
+		return nil
 	}
 	flags := kernel.DeleteNonblock
 	if w.opts.Force {
@@ -258,6 +272,6 @@ func (w *remover) unload(name string) error {
 			}
 			continue
 		}
-		return &RemoveError{Module: name, Err: err}
+		return w.fail(st, &RemoveError{Module: name, Err: err})
 	}
 }

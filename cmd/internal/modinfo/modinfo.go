@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gokmod/gokmod/cmd/internal/getopt"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/moddb"
 	"github.com/gokmod/gokmod/pkg/modfile"
@@ -21,20 +22,20 @@ const Version = "gokmod version 1.0 (kmod 30 compatible)"
 // features is -V's second line, in kmod's format.
 const features = "+ZSTD +XZ +ZLIB +LZ4 +LIBCRYPTO -EXPERIMENTAL"
 
-var options = []option{
-	{long: "author", short: 'a'},
-	{long: "description", short: 'd'},
-	{long: "license", short: 'l'},
-	{long: "parameters", short: 'p'},
-	{long: "filename", short: 'n'},
-	{long: "null", short: '0'},
-	{long: "modname", short: 'm'},
-	{long: "field", short: 'F', arg: true},
-	{long: "set-version", short: 'k', arg: true},
-	{long: "basedir", short: 'b', arg: true},
-	{long: "version", short: 'V'},
-	{long: "help", short: 'h'},
-	{long: "json"},
+var options = []getopt.Option{
+	{Long: "author", Short: 'a'},
+	{Long: "description", Short: 'd'},
+	{Long: "license", Short: 'l'},
+	{Long: "parameters", Short: 'p'},
+	{Long: "filename", Short: 'n'},
+	{Long: "null", Short: '0'},
+	{Long: "modname", Short: 'm'},
+	{Long: "field", Short: 'F', Arg: true},
+	{Long: "set-version", Short: 'k', Arg: true},
+	{Long: "basedir", Short: 'b', Arg: true},
+	{Long: "version", Short: 'V'},
+	{Long: "help", Short: 'h'},
+	{Long: "json"},
 }
 
 const helpText = `Usage:
@@ -81,11 +82,11 @@ func Main(env *tool.Env) int {
 	c := &cmd{env: env, out: bufio.NewWriterSize(env.Stdout, 64<<10), sep: '\n'}
 	defer c.out.Flush()
 
-	found, operands, errMsg := getopt(argv0, args, options)
+	found, operands, errMsg := getopt.Parse(argv0, args, options)
 	var kver, root string
 	var haveKver, haveRoot bool
 	for _, p := range found {
-		switch p.opt.short {
+		switch p.Opt.Short {
 		case 'a':
 			c.fields = append(c.fields, "author")
 		case 'd':
@@ -101,11 +102,11 @@ func Main(env *tool.Env) int {
 		case 'm':
 			c.modname = true
 		case 'F':
-			c.fields = append(c.fields, p.val)
+			c.fields = append(c.fields, p.Val)
 		case 'k':
-			kver, haveKver = p.val, true
+			kver, haveKver = p.Val, true
 		case 'b':
-			root, haveRoot = p.val, true
+			root, haveRoot = p.Val, true
 		case 'h':
 			fmt.Fprintf(c.out, helpText, env.Name())
 			return 0
