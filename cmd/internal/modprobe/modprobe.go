@@ -530,6 +530,11 @@ func (c *cmd) showModversions(filename string, exports bool) error {
 	}
 	defer f.Close()
 	if exports {
+		// kmod reads the names from __ksymtab_strings: without it, it
+		// has no symbols to show.
+		if _, ok := f.Section("__ksymtab_strings"); !ok {
+			return c.log("could not get %s of %s: %s\n", what, filename, kernel.Message(syscall.ENOENT))
+		}
 		syms, err := f.ExportedSymbols()
 		if err != nil {
 			return c.log("could not get %s of %s: %s\n", what, filename, kernel.Message(errnoOf(err)))
@@ -694,7 +699,10 @@ func (c *cmd) explain(le *modprobe.LoadError, recs []kernel.Record) {
 }
 
 func (c *cmd) notFound(p *modprobe.Prober, alias string) error {
-	return c.log("Module %s not found in directory %s\n", alias, p.Dir())
+	if err := c.log("Module %s not found in directory %s\n", alias, p.Dir()); err != nil {
+		return err
+	}
+	return modprobe.ErrNotFound
 }
 
 func (c *cmd) rmmod(p *modprobe.Prober, alias string) error {
