@@ -18,6 +18,9 @@ import (
 // MODULE" lines with patterns normalised ('-' made '_' outside brackets),
 // sorted bytewise by pattern, a pattern's modules in index order.
 func (p *Prober) DumpIndex(w io.Writer, name string) error {
+	if ok, err := p.dumpBin(w, name); ok {
+		return err
+	}
 	data, err := fs.ReadFile(os.DirFS(p.dir), name)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)

@@ -170,16 +170,16 @@ func (s *session) dependencies(n *node) []*node {
 	}
 	n.depsInit = true
 	s.p.mu.Lock()
-	dm, err := s.p.db.Lookup(n.m.Name)
+	dm, ok := s.p.depOf(n.m.Name)
 	s.p.mu.Unlock()
-	if err != nil {
+	if !ok {
 		return nil
 	}
 	if n.m.Path == "" {
 		n.m.Path = dm.Path
 	}
-	for i := len(dm.Deps) - 1; i >= 0; i-- {
-		d := dm.Deps[i]
+	for i := len(dm.deps) - 1; i >= 0; i-- {
+		d := dm.deps[i]
 		dn := s.node(&Module{Name: moddb.ModuleName(d), Path: d})
 		if dn.m.Path == "" {
 			dn.m.Path = d
@@ -254,9 +254,8 @@ func (s *session) isBuiltin(m *Module) bool {
 		return false
 	}
 	s.p.mu.Lock()
-	b, _ := s.p.db.IsBuiltin(m.Name)
-	s.p.mu.Unlock()
-	return b
+	defer s.p.mu.Unlock()
+	return s.p.isBuiltinName(m.Name)
 }
 
 // path is the module's file, from modules.dep.

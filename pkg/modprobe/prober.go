@@ -48,8 +48,9 @@ type Prober struct {
 	dir    string
 	config *Config
 
-	mu sync.Mutex // guards db, whose indexes load lazily
-	db *moddb.DB
+	mu   sync.Mutex // guards db and bins, which load lazily
+	db   *moddb.DB
+	bins [numIndexes]binIndex
 
 	loadMu  sync.Mutex
 	loading map[string]*inflight // modules being loaded by Execute/Batch
@@ -129,6 +130,8 @@ type Module struct {
 	Remove *Command
 	// Via is the configuration alias that named the module, if any.
 	Via *Alias
+
+	deps []string // modules.dep dependencies, as found by depOf
 }
 
 // key identifies a module as libkmod's pool does: its name, or its name
@@ -204,13 +207,11 @@ func (p *Prober) fill(m *Module) *Module {
 	if m.Path != "" || m.Builtin {
 		return m
 	}
-	if dm, err := p.db.Lookup(m.Name); err == nil {
+	if dm, ok := p.depOf(m.Name); ok {
 		m.Path = dm.Path
 		return m
 	}
-	if b, err := p.db.IsBuiltin(m.Name); err == nil && b {
-		m.Builtin = true
-	}
+	m.Builtin = p.isBuiltinName(m.Name)
 	return m
 }
 
@@ -218,17 +219,11 @@ func (p *Prober) byName(alias string) ([]*Module, error) {
 	if strings.Contains(alias, ":") {
 		return nil, nil
 	}
-	m, err := p.db.Lookup(alias)
-	if err != nil {
-		if ignorable(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	if m.Name != alias {
+	m, ok := p.depOf(alias)
+	if !ok {
 		return nil, nil
 	}
-	return []*Module{{Name: m.Name, Path: m.Path}}, nil
+	return []*Module{{Name: alias, Path: m.Path}}, nil
 }
 
 func (p *Prober) bySymbol(alias string) ([]*Module, error) {
@@ -236,8 +231,8 @@ func (p *Prober) bySymbol(alias string) ([]*Module, error) {
 	if !ok {
 		return nil, nil
 	}
-	names, err := p.db.Symbol(sym)
-	if err != nil && !ignorable(err) {
+	names, err := p.search(idxSymbols, alias, func(string) ([]string, error) { return p.db.Symbol(sym) })
+	if err != nil {
 		return nil, err
 	}
 	return p.aliased(alias, names), nil
@@ -268,27 +263,23 @@ func (p *Prober) byCommand(alias string) ([]*Module, error) {
 }
 
 func (p *Prober) byAlias(alias string) ([]*Module, error) {
-	names, err := p.db.Alias(alias)
-	if err != nil && !ignorable(err) {
+	names, err := p.search(idxAlias, alias, p.db.Alias)
+	if err != nil {
 		return nil, err
 	}
 	return p.aliased(alias, names), nil
 }
 
 func (p *Prober) byBuiltin(alias string) ([]*Module, error) {
-	b, err := p.db.IsBuiltin(alias)
-	if err != nil && !ignorable(err) {
-		return nil, err
-	}
-	if !b {
+	if !p.isBuiltinName(alias) {
 		return nil, nil
 	}
 	return []*Module{{Name: moddb.Normalize(alias), Builtin: true}}, nil
 }
 
 func (p *Prober) byBuiltinAlias(alias string) ([]*Module, error) {
-	names, err := p.db.BuiltinAlias(alias)
-	if err != nil && !ignorable(err) {
+	names, err := p.search(idxBuiltinAlias, alias, p.db.BuiltinAlias)
+	if err != nil {
 		return nil, err
 	}
 	mods := p.aliased(alias, names)
