@@ -41,8 +41,8 @@ deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-## test: unit tests, differential tests against kmod, fuzzers, then the in-VM tests
-test: test-unit fuzz test-vm
+## test: lint, unit tests, differential tests against kmod, fuzzers, then the in-VM tests
+test: lint test-unit fuzz test-vm
 
 test-unit:
 	$(GO) test -count=1 -timeout 45m ./...

@@ -10,8 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 )
 
 //go:embed modules/Kbuild modules/*.c
@@ -133,20 +131,4 @@ func editModinfo(name, key string, edit func(old string) string) error {
 		off += end + 1
 	}
 	return fmt.Errorf("edit %s: %s: %w", name, key, errModinfo)
-}
-
-// listFiles returns the regular files of dir, sorted, without dot files.
-func listFiles(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, e := range ents {
-		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
-	return names, nil
 }
