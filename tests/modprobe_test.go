@@ -1,0 +1,319 @@
+package tests
+
+// gomodprobe and pkg/modprobe on a real kernel, against kmod's modprobe
+// in the same guest. The guest's /lib/modules/$(uname -r) holds a subset
+// of the flavour's own module tree (btrfs and its dependencies, the FAT
+// family, the NLS tables; .ko.xz on debian612) plus the test companions
+// under extra/, with indexes kmod's depmod wrote (vm/modtree.go). The
+// secure flavour, a tinyconfig kernel, has only the companions.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gokmod/gokmod/pkg/kernel"
+	"github.com/gokmod/gokmod/pkg/loader"
+	"github.com/gokmod/gokmod/pkg/modprobe"
+)
+
+type probeBed struct {
+	*bed
+	ours, kmod string // modprobe binaries: ours (linked as modprobe) and kmod's
+	dir        string // /lib/modules/$(uname -r)
+}
+
+func newProbeBed(t *testing.T) *probeBed {
+	t.Helper()
+	b := newBed(t)
+	rel, err := kernel.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := "/lib/modules/" + rel
+	if _, err := os.Stat(dir + "/modules.dep"); err != nil {
+		t.Skipf("no module tree in %s (run in the VM test bed)", dir)
+	}
+	return &probeBed{bed: b, ours: b.tool("gomodprobe", "modprobe"), kmod: b.tool("", "modprobe"), dir: dir}
+}
+
+// has reports whether the tree has a module called name.
+func (p *probeBed) has(name string) bool {
+	b, err := os.ReadFile(p.dir + "/modules.dep")
+	return err == nil && strings.Contains(string(b), "/"+name+".ko")
+}
+
+// procModules is /proc/modules without the load addresses, sorted.
+func procModules(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/modules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 5 {
+			lines = append(lines, strings.Join(f[:5], " "))
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// must runs a modprobe and fails unless it exits with code.
+func (p *probeBed) must(code int, bin string, args ...string) result {
+	p.t.Helper()
+	r := p.run(bin, args...)
+	if r.code != code {
+		p.t.Fatalf("%s %s = %d, want %d\n%s%s", bin, strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// chains are the requests whose loading and removal are compared.
+func (p *probeBed) chains() []string {
+	var c []string
+	for _, m := range []string{"btrfs", "vfat"} {
+		if p.has(m) {
+			c = append(c, m)
+		}
+	}
+	return append(c, "kaidock_user")
+}
+
+// TestModprobeChain loads each chain with kmod's modprobe and with ours
+// and removes it again: the same insmod lines in the same order, and the
+// same /proc/modules after every step.
+func TestModprobeChain(t *testing.T) {
+	p := newProbeBed(t)
+	base := procModules(t)
+	for _, chain := range p.chains() {
+		t.Run(chain, func(t *testing.T) {
+			p.t = t
+			k := p.must(0, p.kmod, "-v", chain)
+			kLoaded := procModules(t)
+			p.must(0, p.kmod, "-r", chain)
+			if got := procModules(t); got != base {
+				t.Fatalf("kmod's modprobe -r %s left:\n%s\nwant:\n%s", chain, got, base)
+			}
+			o := p.must(0, p.ours, "-v", chain)
+			if o.stdout != k.stdout {
+				t.Errorf("modprobe -v %s printed:\n%s\nkmod printed:\n%s", chain, o.stdout, k.stdout)
+			}
+			if got := procModules(t); got != kLoaded {
+				t.Errorf("after modprobe %s, /proc/modules:\n%s\nkmod gave:\n%s", chain, got, kLoaded)
+			}
+			if n := strings.Count(o.stdout, "insmod "); chain == "btrfs" && n < 4 {
+				t.Errorf("modprobe -v btrfs loaded %d modules, want a chain of at least 4", n)
+			}
+			p.must(0, p.ours, "-r", chain)
+			if got := procModules(t); got != base {
+				t.Errorf("after modprobe -r %s, /proc/modules:\n%s\nwant:\n%s", chain, got, base)
+			}
+		})
+	}
+}
+
+// confDir writes a modprobe.d directory for the tests and returns it.
+func (p *probeBed) confDir(text string) string {
+	p.t.Helper()
+	dir := filepath.Join(p.tmp, fmt.Sprintf("conf%d", len(text)))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "test.conf"), []byte(text), 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	return dir
+}
+
+// TestModprobeConfig checks modprobe.d at work on a real kernel, each
+// case against kmod's modprobe where kmod defines the behaviour.
+func TestModprobeConfig(t *testing.T) {
+	p := newProbeBed(t)
+	p.cleanup("kaidock_user", "kaidock", "kaidock_params", "kaidock_export")
+	marks := filepath.Join(p.tmp, "marks")
+	if err := os.MkdirAll(marks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := p.confDir(`options kaidock loop=2
+softdep kaidock pre: kaidock_export
+install kaidock_params touch ` + marks + `/installed-$MODPROBE_MODULE
+remove kaidock_params touch ` + marks + `/removed
+blacklist kaidock_export
+alias kd-alias kaidock_export
+`)
+	base := procModules(t)
+	both := func(args ...string) (k, o result) {
+		t.Helper()
+		k = p.run(p.kmod, append([]string{"-C", conf}, args...)...)
+		kState := procModules(t)
+		p.run(p.kmod, append([]string{"-C", conf, "-r"}, args...)...)
+		o = p.run(p.ours, append([]string{"-C", conf}, args...)...)
+		if got := procModules(t); got != kState {
+			t.Errorf("modprobe %q: /proc/modules\n%s\nkmod gave\n%s", args, got, kState)
+		}
+		if k.code != o.code || k.stdout != o.stdout || firstLine(k.stderr) != firstLine(o.stderr) {
+			t.Errorf("modprobe %q = %d %q %q, kmod %d %q %q", args, o.code, o.stdout, o.stderr, k.code, k.stdout, k.stderr)
+		}
+		return k, o
+	}
+
+	// Options and a soft dependency.
+	both("-v", "kaidock")
+	if b, err := os.ReadFile("/sys/module/kaidock/parameters/loop"); err != nil || strings.TrimSpace(string(b)) != "2" {
+		t.Errorf("/sys/module/kaidock/parameters/loop = %q, %v; want 2 from modprobe.d", b, err)
+	}
+	if !loaded("kaidock_export") {
+		t.Error("softdep pre: kaidock_export not loaded")
+	}
+	p.must(0, p.ours, "-C", conf, "-r", "kaidock")
+	if got := procModules(t); got != base {
+		t.Errorf("after -r kaidock:\n%s\nwant\n%s", got, base)
+	}
+
+	// Install and remove commands run instead of loading.
+	p.must(0, p.ours, "-C", conf, "kaidock_params")
+	if _, err := os.Stat(filepath.Join(marks, "installed-kaidock_params")); err != nil || loaded("kaidock_params") {
+		t.Errorf("install command: mark %v, loaded %v; want the command run and nothing loaded", err, loaded("kaidock_params"))
+	}
+	p.must(0, p.ours, "-C", conf, "-r", "kaidock_params")
+	if _, err := os.Stat(filepath.Join(marks, "removed")); err != nil {
+		t.Errorf("remove command did not run: %v", err)
+	}
+
+	// A blacklist entry stops an alias, not a name, unless -b.
+	both("kd-alias")
+	if loaded("kaidock_export") {
+		t.Error("kd-alias loaded blacklisted kaidock_export")
+	}
+	both("-b", "kaidock_export")
+	if loaded("kaidock_export") {
+		t.Error("-b kaidock_export loaded a blacklisted module")
+	}
+	p.must(0, p.ours, "-C", conf, "kaidock_export")
+	if !loaded("kaidock_export") {
+		t.Error("kaidock_export by name not loaded")
+	}
+
+	// --first-time: a loaded module is an error, in kmod's words.
+	k := p.run(p.kmod, "--first-time", "kaidock_export")
+	o := p.run(p.ours, "--first-time", "kaidock_export")
+	if k.code != 1 || o.code != k.code || o.stdout != k.stdout || firstLine(o.stderr) != firstLine(k.stderr) {
+		t.Errorf("--first-time = %d %q, kmod %d %q", o.code, o.stderr, k.code, k.stderr)
+	}
+
+	// A module in use is refused, with its holders named.
+	p.must(0, p.ours, "kaidock_user")
+	k = p.run(p.kmod, "-r", "kaidock_export")
+	o = p.run(p.ours, "-r", "kaidock_export")
+	if o.code != 1 || o.code != k.code || firstLine(o.stderr) != firstLine(k.stderr) || !strings.Contains(o.stderr, "kaidock_user") {
+		t.Errorf("-r kaidock_export in use = %d %q, kmod %d %q; want kmod's refusal and the holder named", o.code, o.stderr, k.code, k.stderr)
+	}
+	p.must(0, p.ours, "-r", "--remove-holders", "kaidock_export")
+	if loaded("kaidock_user") || loaded("kaidock_export") {
+		t.Error("--remove-holders left kaidock_user or kaidock_export loaded")
+	}
+	if _, err := os.Stat("/sys/module/unix"); err == nil && p.has("kaidock") {
+		// A built-in module: nothing to do, exit 0 for both.
+		if k, o := p.run(p.kmod, "unix"), p.run(p.ours, "unix"); k.code != o.code || k.stderr != o.stderr {
+			t.Errorf("modprobe unix (built in) = %d %q, kmod %d %q", o.code, o.stderr, k.code, k.stderr)
+		}
+	}
+}
+
+// countingKernel counts module loads per file name.
+type countingKernel struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *countingKernel) FinitModule(fd int, params string, flags int) error {
+	name, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	err := kernel.FinitModule(fd, params, flags)
+	if err == nil {
+		c.mu.Lock()
+		c.n[filepath.Base(name)]++
+		c.mu.Unlock()
+	}
+	return err
+}
+
+func (c *countingKernel) InitModule(image []byte, params string) error {
+	err := kernel.InitModule(image, params)
+	if err == nil {
+		c.mu.Lock()
+		c.n["(init_module)"]++
+		c.mu.Unlock()
+	}
+	return err
+}
+
+func (c *countingKernel) DeleteModule(name string, flags int) error {
+	return kernel.DeleteModule(name, flags)
+}
+
+var _ loader.Kernel = (*countingKernel)(nil)
+
+// TestModprobeBatch loads 20+ requests in parallel through the library:
+// every module once, each after what it needs.
+func TestModprobeBatch(t *testing.T) {
+	p := newProbeBed(t)
+	base := procModules(t)
+	var reqs []string
+	b, _ := os.ReadFile(p.dir + "/modules.dep")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f, _, ok := strings.Cut(l, ":"); ok && strings.Contains(f, "/nls/") {
+			reqs = append(reqs, strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".xz"), ".ko"))
+		}
+	}
+	for len(reqs) < 24 {
+		reqs = append(reqs, "kaidock_user", "kaidock_export", "kaidock")
+	}
+	reqs = append(reqs, "kaidock_user", "kaidock_user")
+	ck := &countingKernel{n: map[string]int{}}
+	pr, err := modprobe.New(modprobe.Options{Kernel: ck, CmdlinePath: "-", ConfigPaths: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := pr.Batch(context.Background(), reqs, modprobe.BatchOptions{Workers: 8})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Batch: %s: %v", reqs[i], err)
+		}
+	}
+	for name, n := range ck.n {
+		if n != 1 {
+			t.Errorf("%s loaded %d times, want once", name, n)
+		}
+	}
+	for _, r := range reqs {
+		if !loaded(strings.ReplaceAll(r, "-", "_")) {
+			t.Errorf("%s not loaded after Batch", r)
+		}
+	}
+	t.Logf("%d requests, %d loads", len(reqs), len(ck.n))
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		plan, err := pr.Remove(context.Background(), r, modprobe.RemoveOptions{})
+		if err == nil {
+			err = pr.Execute(context.Background(), plan, modprobe.ExecOptions{})
+		}
+		if err != nil && loaded(r) {
+			t.Errorf("remove %s: %v", r, err)
+		}
+	}
+	if got := procModules(t); got != base {
+		t.Errorf("after removing the batch:\n%s\nwant\n%s", got, base)
+	}
+}
