@@ -198,7 +198,7 @@ func fullModuleTree(c *Cache, p *prepared, logw io.Writer) (string, error) {
 	if _, err := os.Stat(filepath.Join("/lib/modules", rel, "modules.dep")); err == nil {
 		return "/", nil
 	}
-	dir := c.path("moduletrees", "full-"+p.K.ID)
+	dir := c.path("moduletrees", "full-v2-"+p.K.ID)
 	return artifact(dir, func(tmp string) error {
 		pkg := "linux-image-" + rel
 		fmt.Fprintf(logw, "gokmod-vm: %s: downloading %s for its modules\n", p.K.Flavour, pkg)
@@ -216,7 +216,11 @@ func fullModuleTree(c *Cache, p *prepared, logw io.Writer) (string, error) {
 		if err := extractDeb(debs[0], tmp, "./lib/modules/"+rel); err != nil {
 			return err
 		}
-		return os.Remove(debs[0])
+		if err := os.Remove(debs[0]); err != nil {
+			return err
+		}
+		// The package ships no indexes: its postinst runs depmod.
+		return command(tmp, logw, "depmod", "-b", tmp, rel)
 	})
 }
 
