@@ -69,7 +69,7 @@ func signModule(keys string, data []byte) ([]byte, error) {
 // moduleTreeFiles returns the guest paths and host files of the guest's
 // module tree, building it into the cache on first use.
 func moduleTreeFiles(c *Cache, p *prepared, logw io.Writer) (map[string]string, error) {
-	dir := c.path("moduletrees", p.K.ID+"-"+hashStrings(append([]string{p.Modules, p.K.Append, "v2"}, guestModules...)...))
+	dir := c.path("moduletrees", p.K.ID+"-"+hashStrings(append([]string{p.Modules, p.K.Append, "v3"}, guestModules...)...))
 	_, err := artifact(dir, func(tmp string) error {
 		fmt.Fprintf(logw, "gokmod-vm: %s: building the guest's module tree\n", p.K.Flavour)
 		return buildModuleTree(c, p, tmp, logw)
@@ -122,6 +122,11 @@ func buildModuleTree(c *Cache, p *prepared, tmp string, logw io.Writer) error {
 	var src string
 	switch p.K.Flavour {
 	case "secure": // a tinyconfig kernel: no module tree of its own
+		for _, f := range []string{"modules.order", "modules.builtin", "modules.builtin.modinfo"} {
+			if err := os.WriteFile(filepath.Join(out, f), nil, 0o644); err != nil {
+				return err
+			}
+		}
 	default:
 		full, err := fullModuleTree(c, p, logw)
 		if err != nil {
