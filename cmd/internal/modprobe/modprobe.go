@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ const (
 	optRemoveHolders   = 5
 	optShowExports     = 6
 	optJSON            = 1000
+	optLoadDevices     = 1001
 )
 
 var options = []getopt.Option{
@@ -69,6 +71,7 @@ var options = []getopt.Option{
 	{Long: "version", Short: 'V'},
 	{Long: "help", Short: 'h'},
 	{Long: "json", ID: optJSON},
+	{Long: "load-devices", ID: optLoadDevices},
 }
 
 const helpText = `Usage:
@@ -107,6 +110,7 @@ Query Options:
 	    --dump-modversions      Same as --show-modversions
 	    --show-exports          Only print module exported symbol versions and exit
 	    --json                  With -D, -c or -R: print JSON
+	    --load-devices          Load what the devices in /sys/devices ask for (coldplug)
 
 General Options:
 	-n, --dry-run               Do not execute operations, just print out
@@ -273,7 +277,7 @@ func (c *cmd) run() error {
 	var configPaths []string
 	var root, kver string
 	var haveRoot, haveKver bool
-	var useAll, doRemove, doShowConfig, doModversions, doExports bool
+	var useAll, doRemove, doShowConfig, doModversions, doExports, doDevices bool
 	for _, p := range found {
 		id := p.Opt.ID
 		if id == 0 {
@@ -341,6 +345,8 @@ func (c *cmd) run() error {
 			return nil
 		case optJSON:
 			c.json = true
+		case optLoadDevices:
+			doDevices = true
 		}
 	}
 	if errMsg != "" {
@@ -348,7 +354,7 @@ func (c *cmd) run() error {
 		fmt.Fprint(c.env.Stderr, errMsg)
 		return errFatal
 	}
-	if !doShowConfig && len(operands) == 0 {
+	if !doShowConfig && !doDevices && len(operands) == 0 {
 		c.errorf("missing parameters. See -h.\n")
 		return errFatal
 	}
@@ -379,6 +385,8 @@ func (c *cmd) run() error {
 	switch {
 	case doShowConfig:
 		return c.showConfig(p)
+	case doDevices:
+		return c.loadDevices(p)
 	case doModversions:
 		return c.showModversions(operands[0], false)
 	case doExports:
@@ -766,4 +774,44 @@ func (c *cmd) reportRemove(st modprobe.Step, err error) error {
 		c.libkmodErr("libkmod-module.c:856 kmod_module_remove_module", "could not remove '%s': %s\n", re.Module, kernel.Message(errnoOf(re.Err)))
 	}
 	return nil
+}
+
+// loadDevices loads the modules the devices present ask for: their
+// modalias files, resolved in one batch and loaded in parallel.
+func (c *cmd) loadDevices(p *modprobe.Prober) error {
+	var mu sync.Mutex
+	opts := modprobe.BatchOptions{
+		InsertOptions: modprobe.InsertOptions{
+			IgnoreCommands: c.ignoreCommands,
+			UseBlacklist:   c.useBlacklist,
+			Force:          loader.Force{Modversions: c.stripModversion || c.force, Vermagic: c.stripVermagic || c.force},
+		},
+		ExecOptions: modprobe.ExecOptions{
+			DryRun: c.dryRun,
+			Show: func(st modprobe.Step) {
+				if line := st.Line(); line != "" {
+					mu.Lock()
+					c.show("%s", line)
+					mu.Unlock()
+				}
+			},
+		},
+	}
+	aliases, errs, err := p.Coldplug(context.Background(), opts)
+	if err != nil {
+		c.errorf("%v\n", err)
+		return err
+	}
+	var last error
+	for i, err := range errs {
+		for _, e := range joined(err) {
+			var le *modprobe.LoadError
+			if errors.As(e, &le) {
+				c.errorf("could not insert '%s': %s\n", le.Module, insertReason(le.Err))
+				c.hintf("the device alias was %s", aliases[i])
+				last = e
+			}
+		}
+	}
+	return last
 }
