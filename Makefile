@@ -14,7 +14,7 @@ APT_PACKAGES := make gcc git ca-certificates openssl \
 	linux-image-amd64 linux-headers-amd64 linux-kbuild-6.1 \
 	bison flex bc libelf-dev libssl-dev
 
-TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gokmod
+TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gomodprobe gokmod
 
 .PHONY: all build install deps test test-unit test-vm test-host demo demo-host \
 	bench bench-sign bench-modinfo fuzz lint fixtures clean
@@ -127,6 +127,13 @@ BENCH_MODINFO_REPS ?= 3
 bench-modinfo: build
 	cmd/gomodinfo/bench.sh $(BIN) $(BENCH_MODINFO_REPS)
 
+## bench-modprobe: gomodprobe vs kmod's modprobe, --show-depends for 500 names of Debian's 6.1 tree, one process each
+BENCH_MODPROBE_REPS ?= 3
+.PHONY: bench-modprobe
+bench: bench-modprobe
+bench-modprobe: build
+	cmd/gomodprobe/bench.sh $(BIN) $(BENCH_MODPROBE_REPS) 500
+
 # ---- the VM test bed (vm/): see README "The VM test bed" ----
 VM         ?= $(BIN)/gokmod-vm
 VM_KERNELS ?= debian61 debian612 secure
@@ -149,7 +156,7 @@ host-env: vm-tool
 	@test "$$(id -u)" = 0 || { echo "this loads modules into the running kernel: run it as root"; exit 1; }
 	@test -f /proc/modules || { echo "the running kernel has no module support"; exit 1; }
 	$(VM) modules --kdir $(HOST_KDIR) --out $(HOST_DIR)/modules
-	@mkdir -p $(HOST_DIR)/kmod && for t in insmod rmmod lsmod modinfo; do \
+	@mkdir -p $(HOST_DIR)/kmod && for t in insmod rmmod lsmod modinfo modprobe depmod; do \
 		ln -sf "$$(command -v kmod)" $(HOST_DIR)/kmod/$$t; done
 
 HOST_ENV = GOKMOD_FLAVOUR=host GOKMOD_MODULES=$(HOST_DIR)/modules GOKMOD_BIN=$(CURDIR)/$(BIN) \
