@@ -187,3 +187,14 @@ bench-insmod:
 	CGO_ENABLED=0 $(GO) build -o "$$tmp/gokmod-vm" ./vm; \
 	"$$tmp/gokmod-vm" exec --kernel $(BENCH_KERNEL) --timeout 30m "$$tmp/tests.test" \
 		-test.run '^$$' -test.bench '^BenchmarkInsmod$$' -test.benchtime $(BENCH_CYCLES)x
+
+## bench-modprobe-vm: gomodprobe vs kmod's modprobe, load+unload of btrfs and its dependencies in QEMU (medians, ratio)
+BENCH_MODPROBE_CYCLES ?= 10
+.PHONY: bench-modprobe-vm
+bench: bench-modprobe-vm
+bench-modprobe-vm:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	CGO_ENABLED=0 $(GO) test -c -o "$$tmp/tests.test" ./tests; \
+	CGO_ENABLED=0 $(GO) build -o "$$tmp/gokmod-vm" ./vm; \
+	"$$tmp/gokmod-vm" exec --kernel $(BENCH_KERNEL) --timeout 30m "$$tmp/tests.test" \
+		-test.run '^$$' -test.bench '^BenchmarkModprobe$$' -test.benchtime $(BENCH_MODPROBE_CYCLES)x

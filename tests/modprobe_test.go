@@ -28,7 +28,9 @@ type probeBed struct {
 	dir        string // /lib/modules/$(uname -r)
 }
 
-func newProbeBed(t *testing.T) *probeBed {
+func newProbeBed(t *testing.T) *probeBed { return newProbeBedB(t) }
+
+func newProbeBedB(t testing.TB) *probeBed {
 	t.Helper()
 	b := newBed(t)
 	rel, err := kernel.Release()
@@ -90,12 +92,14 @@ func (p *probeBed) chains() []string {
 // TestModprobeChain loads each chain with kmod's modprobe and with ours
 // and removes it again: the same insmod lines in the same order, and the
 // same /proc/modules after every step.
-func TestModprobeChain(t *testing.T) {
+func TestModprobeChain(tt *testing.T) {
+	t := tt
 	p := newProbeBed(t)
 	start := loadedNames(t)
 	for _, chain := range p.chains() {
 		t.Run(chain, func(t *testing.T) {
 			p.t = t
+			defer func() { p.t = tt }()
 			k := p.must(0, p.kmod, "-v", chain)
 			kLoaded := procModules(t)
 			p.must(0, p.kmod, "-r", chain)
