@@ -114,7 +114,9 @@ func (tr *tree) FinitModule(fd int, params string, flags int) error {
 	return nil
 }
 
-func (tr *tree) InitModule(image []byte, params string) error { return errors.New("unexpected init_module") }
+func (tr *tree) InitModule(image []byte, params string) error {
+	return errors.New("unexpected init_module")
+}
 
 func (tr *tree) DeleteModule(name string, flags int) error {
 	tr.mu.Lock()
