@@ -314,7 +314,7 @@ func TestDiffCases(t *testing.T) {
 		}
 	}
 	// MODPROBE_OPTIONS comes before the arguments.
-	for _, v := range []string{"-v -n", `-v "-n"`, "-q", `'-C' ` + e.conf[0] + " -v", "-v  -n", `-"n"v`} {
+	for _, v := range []string{"-v -n", `-v "-n"`, `-C "/nonexistent" -v`, "-q", `'-C' ` + e.conf[0] + " -v", "-v  -n", `-"n"v`} {
 		args := append(e.base(), "vfat")
 		k := e.kmod(t, append(os.Environ(), "MODPROBE_OPTIONS="+v), args...)
 		os.Setenv("MODPROBE_OPTIONS", v)
