@@ -366,3 +366,46 @@ func TestModprobeBatch(t *testing.T) {
 	}
 	_ = base
 }
+
+// TestModprobeColdplug loads what the guest's devices ask for (QEMU gives
+// it an e1000, vm/devices.go): gomodprobe --load-devices must leave the
+// modules loaded that kmod's modprobe loads for the same modalias files,
+// as udev's coldplug runs it.
+func TestModprobeColdplug(t *testing.T) {
+	p := newProbeBed(t)
+	aliases, err := modprobe.Modaliases(root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e1000 := false
+	for _, a := range aliases {
+		e1000 = e1000 || strings.HasPrefix(a, "pci:v00008086d0000100E")
+	}
+	if !e1000 || !p.has("e1000") {
+		t.Skipf("no e1000 device or module in this guest (%d modaliases)", len(aliases))
+	}
+	start := loadedNames(t)
+	p.run(p.kmod, append([]string{"-q", "-a"}, aliases...)...)
+	kState := procModules(t)
+	if !loaded("e1000") {
+		t.Fatalf("kmod's modprobe did not load e1000 for %q", aliases)
+	}
+	p.unloadAllBut(start)
+	r := p.run(p.ours, "--load-devices")
+	if got := procModules(t); got != kState {
+		t.Errorf("modprobe --load-devices = %d %q; /proc/modules\n%s\nkmod gave\n%s", r.code, r.stderr, got, kState)
+	}
+	p.unloadAllBut(start)
+	// The library, in one batch.
+	pr, err := modprobe.New(modprobe.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := pr.Coldplug(context.Background(), modprobe.BatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := procModules(t); got != kState {
+		t.Errorf("Coldplug: /proc/modules\n%s\nkmod gave\n%s", got, kState)
+	}
+	p.unloadAllBut(start)
+}
