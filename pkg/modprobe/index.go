@@ -3,6 +3,7 @@ package modprobe
 import (
 	"errors"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/gokmod/gokmod/pkg/modindex"
@@ -13,10 +14,12 @@ import (
 // back to the text files (package moddb) for a tree without them, where
 // kmod finds nothing.
 
-// binIndex is one modules.*.bin file, opened on first use; x is nil
-// when the file is missing or unreadable.
+// binIndex is one modules.*.bin file, opened on first use and read a
+// node at a time, as libkmod maps it; x is nil when the file is missing
+// or unreadable.
 type binIndex struct {
 	opened bool
+	f      *os.File
 	x      *modindex.Index
 }
 
@@ -42,9 +45,16 @@ func (p *Prober) bin(i int) *modindex.Index {
 	b := &p.bins[i]
 	if !b.opened {
 		b.opened = true
-		if x, err := modindex.Open(p.dir + "/" + indexFiles[i]); err == nil {
-			b.x = x
+		f, err := os.Open(p.dir + "/" + indexFiles[i])
+		if err != nil {
+			return nil
 		}
+		x, err := modindex.New(f)
+		if err != nil {
+			f.Close()
+			return nil
+		}
+		b.f, b.x = f, x
 	}
 	return b.x
 }
@@ -141,4 +151,19 @@ func (p *Prober) dumpBin(w io.Writer, name string) (bool, error) {
 		return nil
 	})
 	return true, err
+}
+
+// Close closes the index files the Prober opened. A Prober can still be
+// used afterwards: it opens them again when it needs them.
+func (p *Prober) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for i := range p.bins {
+		if p.bins[i].f != nil {
+			errs = append(errs, p.bins[i].f.Close())
+		}
+		p.bins[i] = binIndex{}
+	}
+	return errors.Join(errs...)
 }

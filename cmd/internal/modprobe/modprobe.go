@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gokmod/gokmod/cmd/internal/explain"
 	"github.com/gokmod/gokmod/cmd/internal/getopt"
-	"github.com/gokmod/gokmod/cmd/internal/insmod"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/loader"
@@ -380,6 +380,7 @@ func (c *cmd) run() error {
 		c.errorf("kmod_new() failed!\n")
 		return errFatal
 	}
+	defer p.Close()
 	c.configDiagnostics(p.Config().Diags)
 
 	switch {
@@ -695,7 +696,7 @@ func (c *cmd) explain(le *modprobe.LoadError, recs []kernel.Record) {
 		c.hintf("%s has no file in %s: the alias of %s names it", st.Module, "modules.dep", st.Sources[len(st.Sources)-1])
 	case st.Action == modprobe.Load && c.verbose >= logErr:
 		c.out.Flush()
-		insmod.Explain(c.env.Stderr, st.Path, le.Err, recs)
+		explain.Load(c.env.Stderr, st.Path, le.Err, recs)
 		if len(st.Sources) > 0 {
 			var srcs []string
 			for _, s := range st.Sources {
