@@ -84,6 +84,9 @@ func buildModules(kdir, out string, logw io.Writer) error {
 			return fmt.Errorf("collect %s.ko: %w", name, err)
 		}
 	}
+	if err := copyBuildInfo(kdir, out); err != nil {
+		return err
+	}
 	if err := editModinfo(filepath.Join(out, "kaidock_badmagic.ko"), "vermagic", func(old string) string {
 		return ("badmagic " + old)[:len(old)]
 	}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gokmod/gokmod/cmd/internal/check"
 	"github.com/gokmod/gokmod/cmd/internal/insmod"
 	"github.com/gokmod/gokmod/cmd/internal/kmodsign"
 	"github.com/gokmod/gokmod/cmd/internal/lsmod"
@@ -23,6 +24,7 @@ var commands = map[string]func(*tool.Env) int{
 	"modprobe":  modprobe.Main,
 	"kmodsign":  kmodsign.Main,
 	"sign-file": kmodsign.Main,
+	"check":     check.Main,
 }
 
 func lookup(name string) (func(*tool.Env) int, bool) {

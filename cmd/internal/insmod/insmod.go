@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gokmod/gokmod/cmd/internal/check"
 	"github.com/gokmod/gokmod/cmd/internal/cliapp"
 	"github.com/gokmod/gokmod/cmd/internal/explain"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
@@ -25,7 +26,9 @@ func Main(env *tool.Env) int {
 		&cli.BoolFlag{Name: "s", Hidden: true, Usage: "ignored, for compatibility (kmod 30 ignores it too)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print each syscall made"},
 		&cli.BoolFlag{Name: "p", Hidden: true, Usage: "ignored, for compatibility"},
+		&cli.BoolFlag{Name: "check", Usage: "do not load: say whether the module would load, step by step (exit 0 would load, 1 would fail, 2 cannot tell)"},
 	}
+	flags = append(flags, check.Flags()...)
 	app := cliapp.New(env, "insert a module into the Linux kernel", "filename [args]", flags,
 		func(c *cli.Context) error { return run(c, env) })
 	return cliapp.Run(env, app, 1)
@@ -44,6 +47,9 @@ func run(c *cli.Context, env *tool.Env) error {
 	if _, err := os.Stat(filename); err != nil {
 		env.Errorf("could not load module %s: %s", filename, reason(err))
 		return tool.Exit(1)
+	}
+	if c.Bool("check") {
+		return tool.Exit(check.Run(env, []string{filename}, loader.JoinParams(c.Args().Tail()), check.FromContext(c)))
 	}
 	opts := loader.Options{
 		Params: loader.JoinParams(c.Args().Tail()),
