@@ -14,10 +14,10 @@ APT_PACKAGES := make gcc git ca-certificates openssl \
 	linux-image-amd64 linux-headers-amd64 linux-kbuild-6.1 \
 	bison flex bc libelf-dev libssl-dev
 
-TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gomodprobe gokmod
+TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gomodprobe godepmod gokmod
 
 .PHONY: all build install deps test test-unit test-vm test-host demo demo-host \
-	bench bench-sign bench-modinfo fuzz lint fixtures clean
+	bench bench-sign bench-modinfo bench-depmod fuzz lint fixtures clean
 
 all: build
 
@@ -67,7 +67,7 @@ clean:
 	rm -rf $(BIN)
 
 ## bench: every benchmark (figures in the README)
-bench: bench-sign bench-modinfo
+bench: bench-sign bench-modinfo bench-depmod
 
 ## bench-sign: gokmodsign on a copy of Debian's 6.1 module tree in one run, vs a loop of sign-file
 BENCH_SIGN_FILE ?= /usr/lib/linux-kbuild-6.1/scripts/sign-file
@@ -198,3 +198,7 @@ bench-modprobe-vm:
 	CGO_ENABLED=0 $(GO) build -o "$$tmp/gokmod-vm" ./vm; \
 	"$$tmp/gokmod-vm" exec --kernel $(BENCH_KERNEL) --timeout 30m "$$tmp/tests.test" \
 		-test.run '^$$' -test.bench '^BenchmarkModprobe$$' -test.benchtime $(BENCH_MODPROBE_CYCLES)x
+
+## bench-depmod: godepmod vs kmod's depmod on the 6.1 tree, its .ko.zst copy, the 6.12 xz tree and -A
+bench-depmod: build
+	./cmd/godepmod/bench.sh $(BIN) $(BENCH_REPS)

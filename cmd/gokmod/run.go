@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gokmod/gokmod/cmd/internal/check"
+	"github.com/gokmod/gokmod/cmd/internal/depmod"
 	"github.com/gokmod/gokmod/cmd/internal/insmod"
 	"github.com/gokmod/gokmod/cmd/internal/kmodsign"
 	"github.com/gokmod/gokmod/cmd/internal/lsmod"
@@ -22,6 +23,7 @@ var commands = map[string]func(*tool.Env) int{
 	"lsmod":     lsmod.Main,
 	"modinfo":   modinfo.Main,
 	"modprobe":  modprobe.Main,
+	"depmod":    depmod.Main,
 	"kmodsign":  kmodsign.Main,
 	"sign-file": kmodsign.Main,
 	"check":     check.Main,

@@ -28,9 +28,9 @@ type Options struct {
 	// Summary collects the -e warnings in Result.Warnings instead of
 	// logging one line per symbol.
 	Summary bool
-	Verbose     int      // the number of -v
-	Modules     []string // module files given as arguments; none means all
-	Workers     int      // goroutines decoding modules; 0 means GOMAXPROCS (at most 8)
+	Verbose int      // the number of -v
+	Modules []string // module files given as arguments; none means all
+	Workers int      // goroutines decoding modules; 0 means GOMAXPROCS (at most 8)
 	// Log receives kmod's messages, without the "depmod: LEVEL: "
 	// prefix, in the order kmod prints them.
 	Log func(Level, string)
@@ -141,11 +141,7 @@ type run struct {
 // Build reads the module tree and renders every index in memory.
 func Build(o Options) (*Result, error) {
 	if o.KVer == "" {
-		var u syscall.Utsname
-		if err := syscall.Uname(&u); err != nil {
-			return nil, fmt.Errorf("uname: %w", err)
-		}
-		o.KVer = utsString(u.Release[:])
+		o.KVer = Uname()
 	}
 	r := &run{o: &o, log: &logger{fn: o.Log, verbose: o.Verbose}, dir: o.Dir(),
 		mods: map[string]*Module{}, syms: map[string]*symbol{}}
@@ -232,7 +228,9 @@ func (r *run) loadSymvers(path string) error {
 		}
 		crc, ok := parseHex(f[0])
 		if !ok {
-			r.log.errorf("%s:%d Invalid symbol version %s: %s", path, n+1, f[0], "Success")
+			// kmod prints %m here, the errno an earlier call left
+			// behind: after libkmod's start-up that is ENOENT.
+			r.log.errorf("%s:%d Invalid symbol version %s: %s", path, n+1, f[0], strerror(syscall.ENOENT))
 			continue
 		}
 		r.addSymbol(f[1], false, crc, nil)
@@ -380,8 +378,9 @@ func (r *run) decodeAll(mods []*Module) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var s scratch
 			for m := range next {
-				m.dec = decode(m.Path)
+				m.dec = decode(m.Path, &s)
 			}
 		}()
 	}
@@ -580,3 +579,12 @@ func (r *run) reportCycles(mods []*Module, users []int) {
 	r.log.errorf("Found %d modules in dependency cycles!", len(inLoop))
 }
 
+// Uname is the running kernel's release, the version depmod indexes when
+// none is given.
+func Uname() string {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		return ""
+	}
+	return utsString(u.Release[:])
+}

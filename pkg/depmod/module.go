@@ -6,10 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 
+	"github.com/gokmod/gokmod/pkg/compression"
 	"github.com/gokmod/gokmod/pkg/modfile"
 )
 
@@ -40,17 +43,68 @@ type decoded struct {
 	symErr error
 }
 
+// scratch is one decoding goroutine's reusable buffers.
+type scratch struct {
+	in  []byte
+	dec compression.Decoder
+}
+
+// readAll reads a file into the scratch buffer.
+func (s *scratch) readAll(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > modfile.MaxSize {
+		return nil, fmt.Errorf("%d bytes: %w", st.Size(), compression.ErrTooLarge)
+	}
+	if cap(s.in) > 4<<20 {
+		s.in = nil // one big module must not pin its buffer
+	}
+	if int64(cap(s.in)) < st.Size()+1 {
+		s.in = make([]byte, st.Size()+1)
+	}
+	n, err := io.ReadFull(f, s.in[:st.Size()+1])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return s.in[:n], nil
+}
+
+// open opens a module: a plain one is read section by section, a
+// compressed one is read whole and decompressed into the scratch buffers.
+func (s *scratch) open(path string) (*modfile.File, error) {
+	if strings.HasSuffix(path, ".ko") {
+		return modfile.Open(path)
+	}
+	data, err := s.readAll(path)
+	if err != nil {
+		return nil, err
+	}
+	img, _, err := s.dec.Decompress(data, modfile.MaxSize)
+	if err != nil {
+		return nil, err
+	}
+	return modfile.NewFileBytes(img)
+}
+
 // decode reads a module file. It never fails: a module kmod cannot read
-// still appears in modules.dep, with decoded.symErr set.
-func decode(path string) (d decoded) {
+// still appears in modules.dep, with decoded.symErr set. What it returns
+// does not point into the scratch buffers.
+func decode(path string, s *scratch) (d decoded) {
 	defer func() {
 		if r := recover(); r != nil {
 			d = decoded{symErr: fmt.Errorf("%v: %w", r, syscall.EINVAL)}
 		}
 	}()
-	f, err := modfile.Open(path)
+	f, err := s.open(path)
 	if err != nil {
-		return decoded{symErr: errnoOf(err)}
+		return decoded{symErr: openErrno(path, err)}
 	}
 	defer f.Close()
 	e := &elfSyms{f: f, order: f.ByteOrder(), wide: f.Class() == modfile.Class64}
@@ -68,6 +122,37 @@ func decode(path string) (d decoded) {
 		}
 	}
 	return d
+}
+
+// openErrno is the errno kmod reports for a module it cannot open: an
+// I/O error's own; ENOEXEC when the (decompressed) contents are not empty
+// but do not start as an ELF file does; EINVAL for an empty file, a
+// corrupt compressed stream or a truncated ELF file.
+func openErrno(path string, err error) error {
+	if e := errnoOf(err); e != syscall.EINVAL {
+		return e
+	}
+	if errors.Is(err, modfile.ErrNotELF) {
+		return syscall.ENOEXEC
+	}
+	if !errors.Is(err, modfile.ErrTruncated) {
+		return syscall.EINVAL
+	}
+	data, rerr := os.ReadFile(path)
+	if rerr != nil || len(data) == 0 {
+		return syscall.EINVAL
+	}
+	if compression.Detect(data) != compression.None {
+		img, _, derr := compression.Decompress(bytes.NewReader(data), modfile.MaxSize)
+		if derr != nil || len(img) == 0 {
+			return syscall.EINVAL
+		}
+		data = img
+	}
+	if len(data) <= 16 || !bytes.HasPrefix(data, []byte("\x7fELF")) {
+		return syscall.ENOEXEC
+	}
+	return syscall.EINVAL
 }
 
 // errnoOf maps a read error to the errno kmod would print: an I/O error
@@ -125,6 +210,10 @@ type elfSyms struct {
 	wide  bool
 	// crcSecs caches the sections __crc_ symbols point into.
 	crcSecs map[uint16][]byte
+
+	loaded         bool
+	symtab, strtab []byte
+	tablesOK       bool
 }
 
 func (e *elfSyms) symLen() int {
@@ -142,7 +231,16 @@ func (e *elfSyms) sym(b []byte) (name uint32, value uint64, info byte, shndx uin
 	return e.order.Uint32(b), uint64(e.order.Uint32(b[4:])), b[12], e.order.Uint16(b[14:])
 }
 
+// tables returns .symtab and .strtab, read once.
 func (e *elfSyms) tables() (symtab, strtab []byte, ok bool) {
+	if !e.loaded {
+		e.loaded = true
+		e.symtab, e.strtab, e.tablesOK = e.readTables()
+	}
+	return e.symtab, e.strtab, e.tablesOK
+}
+
+func (e *elfSyms) readTables() (symtab, strtab []byte, ok bool) {
 	strtab, err := e.f.SectionView(".strtab")
 	if err != nil {
 		return nil, nil, false

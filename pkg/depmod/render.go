@@ -16,26 +16,28 @@ import (
 // indexes are built only when not dry-running (kmod's -n prints the text
 // files alone, and does not read modules.builtin).
 func (r *run) render(mods []*Module) []File {
-	files := []File{
-		{Name: "modules.dep", Text: true, Data: r.deps(mods)},
-		{Name: "modules.dep.bin"},
-		{Name: "modules.alias", Text: true, Data: r.aliases(mods)},
-		{Name: "modules.alias.bin"},
-		{Name: "modules.softdep", Text: true, Data: r.softdeps(mods)},
-		{Name: "modules.symbols", Text: true, Data: r.symbolsText()},
-		{Name: "modules.symbols.bin"},
-		{Name: "modules.builtin.bin"},
-		{Name: "modules.builtin.alias.bin"},
-		{Name: "modules.devname", Text: true, Data: r.devnames(mods)},
+	bin := func(f func() []byte) []byte {
+		if r.o.DryRun {
+			return nil
+		}
+		return f()
 	}
-	if r.o.DryRun {
-		return files
+	// Each file is rendered in turn, as kmod writes them, so that the
+	// messages come in kmod's order.
+	var files []File
+	add := func(name string, text bool, data []byte) {
+		files = append(files, File{Name: name, Text: text, Data: data})
 	}
-	files[1].Data = r.depsBin(mods)
-	files[3].Data = r.aliasesBin(mods)
-	files[6].Data = r.symbolsBin()
-	files[7].Data = r.builtinBin()
-	files[8].Data = r.builtinAliasBin()
+	add("modules.dep", true, r.deps(mods))
+	add("modules.dep.bin", false, bin(func() []byte { return r.depsBin(mods) }))
+	add("modules.alias", true, r.aliases(mods))
+	add("modules.alias.bin", false, bin(func() []byte { return r.aliasesBin(mods) }))
+	add("modules.softdep", true, r.softdeps(mods))
+	add("modules.symbols", true, r.symbolsText())
+	add("modules.symbols.bin", false, bin(r.symbolsBin))
+	add("modules.builtin.bin", false, bin(r.builtinBin))
+	add("modules.builtin.alias.bin", false, bin(r.builtinAliasBin))
+	add("modules.devname", true, r.devnames(mods))
 	return files
 }
 

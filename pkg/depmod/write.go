@@ -27,7 +27,7 @@ func (res *Result) Write() error {
 	}
 	for _, f := range res.Files {
 		tmp := filepath.Join(dir, f.Name+suffix)
-		if err := writeNew(tmp, f.Data); err != nil {
+		if err := writeFile(tmp, f.Data); err != nil {
 			os.Remove(tmp)
 			cleanup()
 			return fmt.Errorf("write %s: %w: %w", f.Name, ErrWrite, err)
@@ -42,6 +42,9 @@ func (res *Result) Write() error {
 	}
 	return nil
 }
+
+// writeFile is writeNew; tests replace it to make a write fail.
+var writeFile = writeNew
 
 func writeNew(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)

@@ -20,8 +20,9 @@ type Option struct {
 
 // Parsed is one option found on the command line.
 type Parsed struct {
-	Opt *Option
-	Val string
+	Opt  *Option
+	Val  string // its argument
+	Long bool   // given in its long form
 }
 
 // Parse parses args (without argv[0]) as glibc's getopt_long does for
@@ -44,6 +45,7 @@ func Parse(argv0 string, args []string, opts []Option) (found []Parsed, operands
 				return found, operands, stderr.String()
 			}
 			i += consumed
+			p.Long = true
 			found = append(found, p)
 		case len(a) > 1 && a[0] == '-':
 			for j := 1; j < len(a); j++ {
