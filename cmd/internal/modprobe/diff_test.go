@@ -265,7 +265,7 @@ func TestDiffCases(t *testing.T) {
 		{"-D", "my-fs"}, {"-D", "pat-1x"}, {"-D", "blk-alias"}, {"-D", "nomod-alias"},
 		{"-D", "fs-vfat"}, {"-D", "vfat"}, {"-D", "btrfs"}, {"-D", "ext4"},
 		{"-D", "snd-hda-intel"}, {"-D", "snd_hda_intel", "extra=1", "x=a b"},
-		{"-D", "dummy-inst"}, {"-D", "isofs"}, {"-D", "udf"}, {"-D", "-i", "isofs"},
+		{"-D", "dummy-inst"}, {"fail-inst"}, {"-v", "fail-inst", "a=1"}, {"dummy-inst"}, {"-D", "isofs"}, {"-D", "udf"}, {"-D", "-i", "isofs"},
 		{"-D", "msdos"}, {"-D", "-b", "msdos"}, {"-D", "nls_utf8"}, {"-D", "-b", "nls_utf8"},
 		{"-D", "leading-space"}, {"-D", "loop"}, {"-D", "from-lib"}, {"-D", "same-name"},
 		{"-D", "hidden-by-etc"}, {"-D", "from-run-alias-file"}, {"-D", "hidden-file"},
