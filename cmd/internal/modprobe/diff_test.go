@@ -292,6 +292,8 @@ func TestDiffCases(t *testing.T) {
 		{"-w"}, {"--wait"}, {"-w", "abc", "x"}, {"-w", "", "x"}, {"-w", "0x10", "-n", "-r", "vfat"},
 		{"-C"}, {"-d"}, {"-S"}, {"--remove-", "-n", "vfat"}, {"--ignore-", "-D", "isofs"},
 		{"-D", "--", "vfat"}, {"--show-dep", "vfat"}, {"--dry", "-v", "vfat"},
+		// -s: messages to the system log, usage errors still on stderr.
+		{"-s", "-D", "nosuchmod"}, {"-s", "-D", "vfat"}, {"-s"}, {"-s", "-x"}, {"-s", "fail-inst"},
 	}
 	dir := filepath.Join(e.root, "lib/modules", e.kver)
 	if mods, _ := filepath.Glob(filepath.Join(dir, "kernel/fs/fat/*.ko")); len(mods) > 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/syslog"
 	"os"
 	"strconv"
 	"strings"
@@ -150,7 +151,10 @@ type cmd struct {
 	force, stripModversion, stripVermagic    bool
 	removeHolders, json                      bool
 	wait                                     time.Duration
-	envOpts                                  []string // what MODPROBE_OPTIONS gains for commands
+	envOpts                                  []string       // what MODPROBE_OPTIONS gains for commands
+	useSyslog                                bool           // -s: messages go to the system log
+	syslogNext                               bool           // -s given: used once the options are parsed
+	logger                                   *syslog.Writer // opened on the first message
 }
 
 // Main runs modprobe with env and returns its exit status.
@@ -211,7 +215,11 @@ func (c *cmd) printLog(prio int, format string, a ...any) error {
 		return nil
 	}
 	c.out.Flush()
-	fmt.Fprintf(c.env.Stderr, "%s: %s: %s", c.env.Name(), prioName(prio), fmt.Sprintf(format, a...))
+	if c.useSyslog {
+		c.syslog(prio, fmt.Sprintf("%s: %s", prioName(prio), fmt.Sprintf(format, a...)))
+	} else {
+		fmt.Fprintf(c.env.Stderr, "%s: %s: %s", c.env.Name(), prioName(prio), fmt.Sprintf(format, a...))
+	}
 	if prio <= logCrit {
 		return errFatal
 	}
@@ -245,12 +253,39 @@ func (c *cmd) libkmodErr(where, format string, a ...any) {
 		return
 	}
 	c.out.Flush()
+	if c.useSyslog {
+		c.syslog(logErr, fmt.Sprintf("ERROR: ../libkmod/%s() %s", where, fmt.Sprintf(format, a...)))
+		return
+	}
 	fmt.Fprintf(c.env.Stderr, "%s: ERROR: ../libkmod/%s() %s", c.env.Name(), where, fmt.Sprintf(format, a...))
 }
 
-// hintf prints gokmod's extra line after an error, unless -q.
+// syslog sends a message to the system log (-s), as kmod does; without
+// a log to send it to, it is dropped, as syslog(3) drops it.
+func (c *cmd) syslog(prio int, msg string) {
+	if c.logger == nil {
+		w, err := syslog.New(syslog.LOG_DAEMON|syslog.Priority(prio), c.env.Name())
+		if err != nil {
+			return
+		}
+		c.logger = w
+	}
+	msg = strings.TrimSuffix(msg, "\n")
+	switch prio {
+	case logCrit:
+		c.logger.Crit(msg)
+	case logErr:
+		c.logger.Err(msg)
+	case logWarning:
+		c.logger.Warning(msg)
+	default:
+		c.logger.Notice(msg)
+	}
+}
+
+// hintf prints gokmod's extra line after an error, unless -q or -s.
 func (c *cmd) hintf(format string, a ...any) {
-	if c.verbose < logErr {
+	if c.verbose < logErr || c.useSyslog {
 		return
 	}
 	c.out.Flush()
@@ -331,6 +366,7 @@ func (c *cmd) run() error {
 			kver, haveKver = p.Val, true
 		case 's':
 			c.envOpts = append(c.envOpts, "-s")
+			c.syslogNext = true
 		case 'q':
 			c.envOpts = append(c.envOpts, "-q")
 			c.verbose = logEmerg
@@ -354,6 +390,12 @@ func (c *cmd) run() error {
 		fmt.Fprint(c.env.Stderr, errMsg)
 		return errFatal
 	}
+	c.useSyslog = c.syslogNext // kmod's log_open, after the options
+	defer func() {
+		if c.logger != nil {
+			c.logger.Close()
+		}
+	}()
 	if !doShowConfig && !doDevices && len(operands) == 0 {
 		c.errorf("missing parameters. See -h.\n")
 		return errFatal
@@ -694,7 +736,7 @@ func (c *cmd) explain(le *modprobe.LoadError, recs []kernel.Record) {
 		c.hintf("%s is installed by the command '%s' of %s", st.Module, st.Command, st.Sources[len(st.Sources)-1])
 	case errors.Is(le.Err, modprobe.ErrNoFile) && len(st.Sources) > 0:
 		c.hintf("%s has no file in %s: the alias of %s names it", st.Module, "modules.dep", st.Sources[len(st.Sources)-1])
-	case st.Action == modprobe.Load && c.verbose >= logErr:
+	case st.Action == modprobe.Load && c.verbose >= logErr && !c.useSyslog:
 		c.out.Flush()
 		explain.Load(c.env.Stderr, st.Path, le.Err, recs)
 		if len(st.Sources) > 0 {
