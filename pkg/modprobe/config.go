@@ -18,8 +18,6 @@ var (
 	ErrNotFound = errors.New("module not found")
 	// ErrBadAlias means a name is not a valid alias pattern.
 	ErrBadAlias = errors.New("invalid alias")
-	// ErrBlacklisted means a blacklist entry kept a module from loading.
-	ErrBlacklisted = errors.New("module is blacklisted")
 	// ErrAlreadyLoaded means a module was loaded already (--first-time).
 	ErrAlreadyLoaded = errors.New("module already in kernel")
 	// ErrNotLoaded means a module to remove is not loaded (--first-time).
