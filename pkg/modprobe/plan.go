@@ -82,10 +82,23 @@ const (
 	Blacklisted                // a blacklist entry keeps it out: nothing to do
 )
 
+func (o Outcome) String() string {
+	switch o {
+	case Loaded:
+		return "loaded"
+	case Blacklisted:
+		return "blacklisted"
+	}
+	return "planned"
+}
+
+// MarshalText writes the outcome's name, for JSON.
+func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
 // Target is one module a request resolved to, and its steps.
 type Target struct {
 	Module  *Module `json:"module"`
-	Outcome Outcome `json:"-"`
+	Outcome Outcome `json:"outcome"`
 	// Blacklist is the entry that kept a Blacklisted target out.
 	Blacklist *Blacklist `json:"blacklist,omitempty"`
 	Steps     []Step     `json:"steps"`
