@@ -102,7 +102,7 @@ func TestModprobeChain(tt *testing.T) {
 			defer func() { p.t = tt }()
 			k := p.must(0, p.kmod, "-v", chain)
 			kLoaded := procModules(t)
-			p.must(0, p.kmod, "-r", chain)
+			kr := p.must(0, p.kmod, "-r", "-v", chain)
 			// kmod leaves what it cannot know is unused (a soft
 			// dependency's module): ours must leave the same, from
 			// the same start.
@@ -118,7 +118,10 @@ func TestModprobeChain(tt *testing.T) {
 			if n := strings.Count(o.stdout, "insmod "); chain == "btrfs" && n < 4 {
 				t.Errorf("modprobe -v btrfs loaded %d modules, want a chain of at least 4", n)
 			}
-			p.must(0, p.ours, "-r", chain)
+			or := p.must(0, p.ours, "-r", "-v", chain)
+			if or.stdout != kr.stdout {
+				t.Errorf("modprobe -r -v %s printed:\n%s\nkmod printed:\n%s", chain, or.stdout, kr.stdout)
+			}
 			if got := procModules(t); got != base {
 				t.Errorf("after modprobe -r %s, /proc/modules:\n%s\nwant:\n%s", chain, got, base)
 			}
@@ -209,6 +212,12 @@ alias kd-alias kaidock_export
 	}
 	if !loaded("kaidock_export") {
 		t.Error("softdep pre: kaidock_export not loaded")
+	}
+	// Parameters on the command line come after those of modprobe.d.
+	p.must(0, p.ours, "-C", conf, "-r", "kaidock")
+	p.must(0, p.ours, "-C", conf, "kaidock", "loop=5")
+	if b, err := os.ReadFile("/sys/module/kaidock/parameters/loop"); err != nil || strings.TrimSpace(string(b)) != "5" {
+		t.Errorf("/sys/module/kaidock/parameters/loop = %q, %v; want 5 from the command line", b, err)
 	}
 	p.must(0, p.ours, "-C", conf, "-r", "kaidock")
 	if got := procModules(t); got != base {
