@@ -19,10 +19,10 @@ APT_PACKAGES := make gcc git ca-certificates openssl \
 	linux-image-amd64 linux-headers-amd64 linux-kbuild-6.1 \
 	bison flex bc libelf-dev libssl-dev
 
-TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gomodlink gokmod
+TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gomodprobe godepmod gomodlink gokmod
 
 .PHONY: all build install deps test test-unit test-vm test-host demo demo-host \
-	bench bench-sign bench-modinfo fuzz lint fixtures clean
+	bench bench-sign bench-modinfo bench-depmod fuzz lint fixtures clean
 
 all: build
 
@@ -79,7 +79,7 @@ clean:
 	rm -rf $(BIN)
 
 ## bench: every benchmark (figures in the README)
-bench: bench-sign bench-modinfo
+bench: bench-sign bench-modinfo bench-depmod
 
 ## bench-sign: gokmodsign on a copy of Debian's 6.1 module tree in one run, vs a loop of sign-file
 BENCH_SIGN_FILE ?= /usr/lib/linux-kbuild-6.1/scripts/sign-file
@@ -139,6 +139,13 @@ BENCH_MODINFO_REPS ?= 3
 bench-modinfo: build
 	cmd/gomodinfo/bench.sh $(BIN) $(BENCH_MODINFO_REPS)
 
+## bench-modprobe: gomodprobe vs kmod's modprobe, --show-depends for 500 names of Debian's 6.1 tree, one process each
+BENCH_MODPROBE_REPS ?= 3
+.PHONY: bench-modprobe
+bench: bench-modprobe
+bench-modprobe: build
+	cmd/gomodprobe/bench.sh $(BIN) $(BENCH_MODPROBE_REPS) 500
+
 # ---- the VM test bed (vm/): see README "The VM test bed" ----
 VM         ?= $(BIN)/gokmod-vm
 VM_KERNELS ?= debian61 debian612 secure
@@ -161,7 +168,7 @@ host-env: vm-tool
 	@test "$$(id -u)" = 0 || { echo "this loads modules into the running kernel: run it as root"; exit 1; }
 	@test -f /proc/modules || { echo "the running kernel has no module support"; exit 1; }
 	$(VM) modules --kdir $(HOST_KDIR) --out $(HOST_DIR)/modules
-	@mkdir -p $(HOST_DIR)/kmod && for t in insmod rmmod lsmod modinfo; do \
+	@mkdir -p $(HOST_DIR)/kmod && for t in insmod rmmod lsmod modinfo modprobe depmod; do \
 		ln -sf "$$(command -v kmod)" $(HOST_DIR)/kmod/$$t; done
 
 HOST_ENV = GOKMOD_FLAVOUR=host GOKMOD_MODULES=$(HOST_DIR)/modules GOKMOD_BIN=$(CURDIR)/$(BIN) \
@@ -192,3 +199,18 @@ bench-insmod:
 	CGO_ENABLED=0 $(GO) build -o "$$tmp/gokmod-vm" ./vm; \
 	"$$tmp/gokmod-vm" exec --kernel $(BENCH_KERNEL) --timeout 30m "$$tmp/tests.test" \
 		-test.run '^$$' -test.bench '^BenchmarkInsmod$$' -test.benchtime $(BENCH_CYCLES)x
+
+## bench-modprobe-vm: gomodprobe vs kmod's modprobe, load+unload of btrfs and its dependencies in QEMU (medians, ratio)
+BENCH_MODPROBE_CYCLES ?= 10
+.PHONY: bench-modprobe-vm
+bench: bench-modprobe-vm
+bench-modprobe-vm:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	CGO_ENABLED=0 $(GO) test -c -o "$$tmp/tests.test" ./tests; \
+	CGO_ENABLED=0 $(GO) build -o "$$tmp/gokmod-vm" ./vm; \
+	"$$tmp/gokmod-vm" exec --kernel $(BENCH_KERNEL) --timeout 30m "$$tmp/tests.test" \
+		-test.run '^$$' -test.bench '^BenchmarkModprobe$$' -test.benchtime $(BENCH_MODPROBE_CYCLES)x
+
+## bench-depmod: godepmod vs kmod's depmod on the 6.1 tree, its .ko.zst copy, the 6.12 xz tree and -A
+bench-depmod: build
+	./cmd/godepmod/bench.sh $(BIN) $(BENCH_REPS)

@@ -58,6 +58,9 @@ func runGuest(ctx context.Context, c *Cache, p *prepared, ts *toolset, r *guestC
 	if g.Cwd == "" {
 		g.Cwd = "/root"
 	}
+	if err := addModuleTree(c, p, g); err != nil {
+		return -1, err
+	}
 	initrd := filepath.Join(dir, "initramfs.cpio")
 	f, err := os.Create(initrd)
 	if err != nil {

@@ -97,7 +97,7 @@ func writeInitramfs(w io.Writer, g *guestFiles) error {
 	if err := add(contract.Kmod+"/kmod", 0o755, kmod); err != nil {
 		return err
 	}
-	for _, n := range []string{"insmod", "rmmod", "lsmod", "modinfo"} {
+	for _, n := range []string{"insmod", "rmmod", "lsmod", "modinfo", "modprobe", "depmod"} {
 		if err := cw.Symlink(contract.Kmod+"/"+n, "kmod"); err != nil {
 			return err
 		}
@@ -118,6 +118,9 @@ func writeInitramfs(w io.Writer, g *guestFiles) error {
 	// A test binary built with cgo (go test -exec without CGO_ENABLED=0)
 	// needs its libraries too.
 	for _, guest := range sortedKeys(g.Extra) {
+		if strings.HasPrefix(guest, "/lib/modules/") {
+			continue // the guest's module tree (modtree.go)
+		}
 		if err := sharedLibs(g.Extra[guest], libs); err != nil {
 			return err
 		}

@@ -60,6 +60,7 @@ func boot(ctx context.Context, s *bootSpec) (int, error) {
 		"-m", "512", "-smp", "1", "-nodefaults", "-display", "none", "-no-reboot",
 		"-kernel", s.Kernel.Image, "-initrd", s.Initrd, "-append", cmdline,
 		"-serial", "file:"+s.LogPath, "-serial", "stdio")
+	args = append(args, guestDevices...)
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	cmd.WaitDelay = 5 * time.Second
 	// If gokmod-vm itself is killed, QEMU goes with it.

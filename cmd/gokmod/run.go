@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"github.com/gokmod/gokmod/cmd/internal/check"
+	"github.com/gokmod/gokmod/cmd/internal/depmod"
 	"github.com/gokmod/gokmod/cmd/internal/insmod"
 	"github.com/gokmod/gokmod/cmd/internal/kmodsign"
 	"github.com/gokmod/gokmod/cmd/internal/lsmod"
 	"github.com/gokmod/gokmod/cmd/internal/modinfo"
 	"github.com/gokmod/gokmod/cmd/internal/modlink"
+	"github.com/gokmod/gokmod/cmd/internal/modprobe"
 	"github.com/gokmod/gokmod/cmd/internal/rmmod"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 )
@@ -21,6 +23,8 @@ var commands = map[string]func(*tool.Env) int{
 	"rmmod":     rmmod.Main,
 	"lsmod":     lsmod.Main,
 	"modinfo":   modinfo.Main,
+	"modprobe":  modprobe.Main,
+	"depmod":    depmod.Main,
 	"kmodsign":  kmodsign.Main,
 	"sign-file": kmodsign.Main,
 	"check":     check.Main,

@@ -1,10 +1,8 @@
 package insmod
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
 
@@ -12,12 +10,10 @@ import (
 
 	"github.com/gokmod/gokmod/cmd/internal/check"
 	"github.com/gokmod/gokmod/cmd/internal/cliapp"
+	"github.com/gokmod/gokmod/cmd/internal/explain"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
-	"github.com/gokmod/gokmod/pkg/diagnose"
 	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/loader"
-	"github.com/gokmod/gokmod/pkg/moddb"
-	"github.com/gokmod/gokmod/pkg/modfile"
 )
 
 // Main runs goinsmod.
@@ -95,7 +91,7 @@ func run(c *cli.Context, env *tool.Env) error {
 	if err != nil {
 		env.Errorf("could not insert module %s: %s", filename, reason(err))
 	}
-	d := diagnosis(filename, image, opts.MaxSize, err, recs)
+	d := explain.Diagnosis(filename, image, opts.MaxSize, err, recs)
 	hint := d.Hint()
 	if err != nil || hint != "" {
 		for _, r := range d.Relevant() {
@@ -166,74 +162,4 @@ func describe(filename string, a loader.Attempt) string {
 		b.WriteString(": ok")
 	}
 	return b.String()
-}
-
-// diagnosis gathers what the hint needs: the module's name, license and
-// parameters from image (what the loader read, if it did) or the file, the
-// running release, and lookups in modules.symbols and /proc/kallsyms.
-func diagnosis(filename string, image []byte, limit int64, err error, recs []kernel.Record) diagnose.Load {
-	d := diagnose.Load{Name: moddb.ModuleName(filename), Path: filename, Err: err, Kmsg: recs}
-	cfg := modfile.Config{MaxSize: limit}
-	open := func() (*modfile.File, error) { return cfg.Open(filename) }
-	if image != nil {
-		open = func() (*modfile.File, error) { return cfg.NewFileBytes(image) }
-	}
-	if f, ferr := open(); ferr == nil {
-		if name, nerr := f.Name(); nerr == nil && name != "" {
-			d.Name = name
-		}
-		if info, ierr := f.Info(); ierr == nil {
-			d.License = info.License()
-			params, _ := info.Params()
-			d.Params = []string{}
-			for _, p := range params {
-				d.Params = append(d.Params, p.Name)
-			}
-		}
-		f.Close()
-	}
-	d.Release, _ = kernel.Release()
-	d.SymbolOwner = symbolOwner(d.Release)
-	d.KernelSymbol = kallsyms(os.DirFS("/"))
-	return d
-}
-
-// kallsyms reports whether /proc/kallsyms lists a symbol; nil when it
-// cannot be read.
-func kallsyms(root fs.FS) func(string) bool {
-	f, err := root.Open("proc/kallsyms")
-	if err != nil {
-		return nil
-	}
-	f.Close()
-	return func(sym string) bool {
-		f, err := root.Open("proc/kallsyms")
-		if err != nil {
-			return false
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) >= 3 && fields[2] == sym {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-// symbolOwner looks sym up in modules.symbols of the running kernel.
-func symbolOwner(release string) func(string) string {
-	if release == "" {
-		return nil
-	}
-	db := moddb.Open("", release)
-	return func(sym string) string {
-		mods, err := db.Symbol(sym)
-		if err != nil || len(mods) == 0 {
-			return ""
-		}
-		return strings.Join(mods, " or ")
-	}
 }

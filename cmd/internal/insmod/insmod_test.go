@@ -11,7 +11,6 @@ import (
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/loader"
-	"github.com/gokmod/gokmod/pkg/modfile/modfiletest"
 )
 
 // These cases never reach the kernel.
@@ -82,15 +81,5 @@ func TestCheckFlag(t *testing.T) {
 	code = Main(&tool.Env{Args: []string{"insmod", "--check", "--json", "--root", t.TempDir(), fixture, "loop=x"}, Stdout: &out, Stderr: &errb})
 	if code != 1 || !strings.Contains(out.String(), `"errno_name": "EINVAL"`) {
 		t.Errorf("insmod --check loop=x = %d, stdout %q, stderr %q; want 1 and EINVAL", code, out.String(), errb.String())
-	}
-}
-
-// The hint reads the module from the image the loader already read (and
-// decompressed), not from the file again.
-func TestDiagnosisUsesLoadedImage(t *testing.T) {
-	img := modfiletest.Module("license=GPL\x00name=fromimage\x00parm=x:a parameter\x00parmtype=x:int\x00")
-	d := diagnosis(filepath.Join(t.TempDir(), "missing.ko"), img, 0, errors.New("load failed"), nil)
-	if d.Name != "fromimage" || d.License != "GPL" || len(d.Params) != 1 || d.Params[0] != "x" {
-		t.Errorf("diagnosis(image) = name %q, license %q, params %q; want fromimage, GPL, [x]", d.Name, d.License, d.Params)
 	}
 }
