@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"syscall"
 
 	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/loader"
@@ -98,12 +97,10 @@ func RunShell(command string, env []string) error {
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		status := ee.ExitCode()
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			status = 0 // system(3): WEXITSTATUS of a signalled child is 0
-			return nil
+		if !ee.Exited() {
+			return nil // killed by a signal: system(3)'s WEXITSTATUS is 0
 		}
-		return &CommandError{Command: command, Status: status, Err: err}
+		return &CommandError{Command: command, Status: ee.ExitCode(), Err: err}
 	}
 	return &CommandError{Command: command, Status: -1, Err: err}
 }
