@@ -25,15 +25,16 @@ type Kernel interface {
 	DeleteModule(name string, flags int) error
 }
 
-type liveKernel struct{}
+// LiveKernel is the Kernel of the running system: pkg/kernel's syscalls.
+type LiveKernel struct{}
 
-func (liveKernel) FinitModule(fd int, params string, flags int) error {
+func (LiveKernel) FinitModule(fd int, params string, flags int) error {
 	return kernel.FinitModule(fd, params, flags)
 }
-func (liveKernel) InitModule(image []byte, params string) error {
+func (LiveKernel) InitModule(image []byte, params string) error {
 	return kernel.InitModule(image, params)
 }
-func (liveKernel) DeleteModule(name string, flags int) error {
+func (LiveKernel) DeleteModule(name string, flags int) error {
 	return kernel.DeleteModule(name, flags)
 }
 
@@ -59,7 +60,7 @@ type Options struct {
 // orLive returns k, or pkg/kernel's syscalls when k is nil.
 func orLive(k Kernel) Kernel {
 	if k == nil {
-		return liveKernel{}
+		return LiveKernel{}
 	}
 	return k
 }

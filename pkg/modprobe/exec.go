@@ -58,21 +58,9 @@ func (e *CommandError) Unwrap() error { return ErrCommand }
 
 func (p *Prober) kernel() loader.Kernel {
 	if p.opts.Kernel == nil {
-		return liveKernel{}
+		return loader.LiveKernel{}
 	}
 	return p.opts.Kernel
-}
-
-type liveKernel struct{}
-
-func (liveKernel) FinitModule(fd int, params string, flags int) error {
-	return kernel.FinitModule(fd, params, flags)
-}
-func (liveKernel) InitModule(image []byte, params string) error {
-	return kernel.InitModule(image, params)
-}
-func (liveKernel) DeleteModule(name string, flags int) error {
-	return kernel.DeleteModule(name, flags)
 }
 
 // runCommand runs an install or remove command as system(3) does, with
