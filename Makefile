@@ -6,6 +6,11 @@ BIN      ?= bin
 PREFIX   ?= /usr/local
 CACHE    ?= $(or $(GOKMOD_CACHE),$(XDG_CACHE_HOME),$(HOME)/.cache)/gokmod
 FUZZTIME ?= 15s
+FUZZMINIMIZETIME ?= 1s
+# Packages the lint rule lets import syscall (see lint), each with its reason:
+# pkg/preflight predicts the kernel's answers as syscall.Errno values (the
+# type pkg/kernel's errors carry too) and makes no system call itself.
+SYSCALL_ALLOWED ?= pkg/preflight
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # Debian packages the tests, the demo and the test bed need.
@@ -14,7 +19,7 @@ APT_PACKAGES := make gcc git ca-certificates openssl \
 	linux-image-amd64 linux-headers-amd64 linux-kbuild-6.1 \
 	bison flex bc libelf-dev libssl-dev
 
-TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod godepmod gokmod
+TOOLS := gomodinfo gokmodsign goinsmod gormmod golsmod gomodprobe godepmod gomodlink gokmod
 
 .PHONY: all build install deps test test-unit test-vm test-host demo demo-host \
 	bench bench-sign bench-modinfo bench-depmod fuzz lint fixtures clean
@@ -41,18 +46,21 @@ deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-## test: unit tests, differential tests against kmod, fuzzers, then the in-VM tests
-test: test-unit fuzz test-vm
+## test: lint, unit tests, differential tests against kmod, fuzzers, then the in-VM tests
+test: lint test-unit fuzz test-vm
 
 test-unit:
 	$(GO) test -count=1 -timeout 45m ./...
 
-## fuzz: every fuzz target for $(FUZZTIME)
+## fuzz: every fuzz target for $(FUZZTIME), printing each one's executions
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./pkg/...); do \
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for pkg in $$($(GO) list ./pkg/...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-			echo "fuzz $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+			if ! $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -v $$pkg >$$log 2>&1; then \
+				cat $$log; echo "fuzz $$pkg $$f: FAIL"; exit 1; \
+			fi; \
+			echo "fuzz $$pkg $$f: $$(grep '^fuzz: elapsed' $$log | tail -1 | sed -e 's/^fuzz: //' -e 's| ([0-9]*/sec)||')"; \
 		done; \
 	done
 
@@ -62,6 +70,10 @@ lint:
 	$(GO) vet ./...
 	@bad=$$($(GO) list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | grep 'golang.org/x/sys/unix' | awk '{print $$1}' | grep -v -e '/pkg/kernel$$' -e '/vm' -e '/tests' || true); \
 	test -z "$$bad" || { echo "only pkg/kernel may import golang.org/x/sys/unix: $$bad"; exit 1; }
+	@# The standard syscall package too, outside pkg/kernel, vm/, tests/ and
+	@# $(SYSCALL_ALLOWED) (errno values only, no calls: see above).
+	@bad=$$($(GO) list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | grep -E ' syscall( |$$)' | awk '{print $$1}' | grep -v -e '/pkg/kernel$$' -e '/vm' -e '/tests' $(foreach p,$(SYSCALL_ALLOWED),-e '/$(p)$$') || true); \
+	test -z "$$bad" || { echo "only pkg/kernel may import syscall: $$bad"; exit 1; }
 
 clean:
 	rm -rf $(BIN)
@@ -127,6 +139,13 @@ BENCH_MODINFO_REPS ?= 3
 bench-modinfo: build
 	cmd/gomodinfo/bench.sh $(BIN) $(BENCH_MODINFO_REPS)
 
+## bench-modprobe: gomodprobe vs kmod's modprobe, --show-depends for 500 names of Debian's 6.1 tree, one process each
+BENCH_MODPROBE_REPS ?= 3
+.PHONY: bench-modprobe
+bench: bench-modprobe
+bench-modprobe: build
+	cmd/gomodprobe/bench.sh $(BIN) $(BENCH_MODPROBE_REPS) 500
+
 # ---- the VM test bed (vm/): see README "The VM test bed" ----
 VM         ?= $(BIN)/gokmod-vm
 VM_KERNELS ?= debian61 debian612 secure
@@ -149,7 +168,7 @@ host-env: vm-tool
 	@test "$$(id -u)" = 0 || { echo "this loads modules into the running kernel: run it as root"; exit 1; }
 	@test -f /proc/modules || { echo "the running kernel has no module support"; exit 1; }
 	$(VM) modules --kdir $(HOST_KDIR) --out $(HOST_DIR)/modules
-	@mkdir -p $(HOST_DIR)/kmod && for t in insmod rmmod lsmod modinfo; do \
+	@mkdir -p $(HOST_DIR)/kmod && for t in insmod rmmod lsmod modinfo modprobe depmod; do \
 		ln -sf "$$(command -v kmod)" $(HOST_DIR)/kmod/$$t; done
 
 HOST_ENV = GOKMOD_FLAVOUR=host GOKMOD_MODULES=$(HOST_DIR)/modules GOKMOD_BIN=$(CURDIR)/$(BIN) \
@@ -180,6 +199,17 @@ bench-insmod:
 	CGO_ENABLED=0 $(GO) build -o "$$tmp/gokmod-vm" ./vm; \
 	"$$tmp/gokmod-vm" exec --kernel $(BENCH_KERNEL) --timeout 30m "$$tmp/tests.test" \
 		-test.run '^$$' -test.bench '^BenchmarkInsmod$$' -test.benchtime $(BENCH_CYCLES)x
+
+## bench-modprobe-vm: gomodprobe vs kmod's modprobe, load+unload of btrfs and its dependencies in QEMU (medians, ratio)
+BENCH_MODPROBE_CYCLES ?= 10
+.PHONY: bench-modprobe-vm
+bench: bench-modprobe-vm
+bench-modprobe-vm:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	CGO_ENABLED=0 $(GO) test -c -o "$$tmp/tests.test" ./tests; \
+	CGO_ENABLED=0 $(GO) build -o "$$tmp/gokmod-vm" ./vm; \
+	"$$tmp/gokmod-vm" exec --kernel $(BENCH_KERNEL) --timeout 30m "$$tmp/tests.test" \
+		-test.run '^$$' -test.bench '^BenchmarkModprobe$$' -test.benchtime $(BENCH_MODPROBE_CYCLES)x
 
 ## bench-depmod: godepmod vs kmod's depmod on the 6.1 tree, its .ko.zst copy, the 6.12 xz tree and -A
 bench-depmod: build

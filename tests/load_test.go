@@ -21,6 +21,7 @@ import (
 	"github.com/gokmod/gokmod/pkg/modsig"
 	"github.com/gokmod/gokmod/pkg/modsig/cms"
 	"github.com/gokmod/gokmod/pkg/sysmod"
+	"github.com/gokmod/gokmod/vm/contract"
 )
 
 // bed is the guest environment one test uses.
@@ -46,11 +47,11 @@ func newBed(t testing.TB) *bed {
 	}
 	b := &bed{
 		t:       t,
-		flavour: os.Getenv("GOKMOD_FLAVOUR"),
-		mods:    os.Getenv("GOKMOD_MODULES"),
-		bin:     os.Getenv("GOKMOD_BIN"),
-		kmod:    os.Getenv("GOKMOD_KMOD_DIR"),
-		keys:    os.Getenv("GOKMOD_KEYS"),
+		flavour: os.Getenv(contract.EnvFlavour),
+		mods:    os.Getenv(contract.EnvModules),
+		bin:     os.Getenv(contract.EnvBin),
+		kmod:    os.Getenv(contract.EnvKmodDir),
+		keys:    os.Getenv(contract.EnvKeys),
 	}
 	if b.mods == "" {
 		t.Skip("GOKMOD_MODULES is not set (run in the VM test bed)")

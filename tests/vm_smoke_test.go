@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gokmod/gokmod/vm/contract"
 )
 
 // requireModuleKernel skips unless the test runs as root on a kernel with
@@ -18,7 +20,7 @@ func requireModuleKernelSmoke(t *testing.T) {
 	if _, err := os.Stat("/proc/modules"); err != nil {
 		t.Skip("kernel without module support")
 	}
-	if os.Getenv("GOKMOD_MODULES") == "" {
+	if os.Getenv(contract.EnvModules) == "" {
 		t.Skip("not in the test bed: GOKMOD_MODULES is not set (use gokmod-vm or make test-host)")
 	}
 }
@@ -61,7 +63,7 @@ func TestVMSmoke(t *testing.T) {
 	if b, err := os.ReadFile("/sys/module/module/parameters/sig_enforce"); err == nil && strings.TrimSpace(string(b)) == "Y" {
 		// An enforcing kernel (the secure flavour) needs a signed copy:
 		// signed by the kernel's own sign-file with a trusted test key.
-		signFile := os.Getenv("GOKMOD_SIGN_FILE")
+		signFile := os.Getenv(contract.EnvSignFile)
 		if signFile == "" {
 			t.Skip("kernel enforces signatures and GOKMOD_SIGN_FILE is not set")
 		}

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -21,8 +20,8 @@ type debianPackage struct {
 }
 
 // aptShow reads the candidate version and dependencies of a package.
-func aptShow(name string) (debianPackage, error) {
-	out, err := aptCache("show", "--no-all-versions", name)
+func (c *Cache) aptShow(name string) (debianPackage, error) {
+	out, err := c.aptCache("show", "--no-all-versions", name)
 	if err != nil {
 		return debianPackage{}, fmt.Errorf("apt-cache show %s (run apt-get update?): %w", name, err)
 	}
@@ -50,39 +49,34 @@ func aptShow(name string) (debianPackage, error) {
 	return p, nil
 }
 
-// aptAnswers, when set, is a directory where apt-cache's answers are kept
-// while apt's package lists stay the same, so that a warm run does not pay
-// for several apt-cache calls.
-var aptAnswers string
-
-// aptCache runs apt-cache, or returns its remembered answer.
-func aptCache(args ...string) (string, error) {
-	var file string
-	if aptAnswers != "" {
-		var stamp []string
-		for _, p := range []string{"/var/lib/apt/lists", "/var/cache/apt/pkgcache.bin", "/etc/apt/sources.list", "/etc/apt/sources.list.d"} {
-			if st, err := os.Stat(p); err == nil {
-				stamp = append(stamp, fmt.Sprint(p, st.ModTime().UnixNano(), st.Size()))
-			}
+// aptCache runs apt-cache, or returns its answer as remembered in the
+// cache's apt/ directory while apt's package lists stay the same, so that a
+// warm run does not pay for several apt-cache calls.
+func (c *Cache) aptCache(args ...string) (string, error) {
+	answers := c.path("apt")
+	var stamp []string
+	for _, p := range []string{"/var/lib/apt/lists", "/var/cache/apt/pkgcache.bin", "/etc/apt/sources.list", "/etc/apt/sources.list.d"} {
+		if st, err := os.Stat(p); err == nil {
+			stamp = append(stamp, fmt.Sprint(p, st.ModTime().UnixNano(), st.Size()))
 		}
-		file = filepath.Join(aptAnswers, hashStrings(append(stamp, args...)...))
-		if b, err := os.ReadFile(file); err == nil {
-			return string(b), nil
-		}
+	}
+	file := filepath.Join(answers, hashStrings(append(stamp, args...)...))
+	if b, err := os.ReadFile(file); err == nil {
+		return string(b), nil
 	}
 	out, err := output("", "apt-cache", args...)
 	if err != nil {
 		return "", err
 	}
-	if file != "" && os.MkdirAll(aptAnswers, 0o755) == nil {
+	if os.MkdirAll(answers, 0o755) == nil {
 		_ = writeFileAtomic(file, []byte(out), 0o644)
 	}
 	return out, nil
 }
 
 // debian61Image is the image package linux-image-amd64 depends on.
-func debian61Image() (string, error) {
-	meta, err := aptShow("linux-image-amd64")
+func (c *Cache) debian61Image() (string, error) {
+	meta, err := c.aptShow("linux-image-amd64")
 	if err != nil {
 		return "", err
 	}
@@ -97,8 +91,8 @@ func debian61Image() (string, error) {
 var image612 = regexp.MustCompile(`^linux-image-6\.12\.([0-9]+)\+deb12-amd64$`)
 
 // debian612Image is the newest linux-image-6.12.*+deb12-amd64 apt knows.
-func debian612Image() (string, error) {
-	out, err := aptCache("search", "--names-only", `^linux-image-6\.12\.[0-9]+\+deb12-amd64$`)
+func (c *Cache) debian612Image() (string, error) {
+	out, err := c.aptCache("search", "--names-only", `^linux-image-6\.12\.[0-9]+\+deb12-amd64$`)
 	if err != nil {
 		return "", err
 	}
@@ -123,18 +117,18 @@ func debian612Image() (string, error) {
 // cache: vmlinuz-<release> and root/ with the headers and kbuild extracted.
 func provisionDebian(c *Cache, flavour, imagePkg string, logw io.Writer) (*Kernel, error) {
 	release := strings.TrimPrefix(imagePkg, "linux-image-")
-	img, err := aptShow(imagePkg)
+	img, err := c.aptShow(imagePkg)
 	if err != nil {
 		return nil, err
 	}
-	hdr, err := aptShow("linux-headers-" + release)
+	hdr, err := c.aptShow("linux-headers-" + release)
 	if err != nil {
 		return nil, err
 	}
 	pkgs := []debianPackage{img, hdr}
 	for _, d := range hdr.Depends {
 		if strings.HasPrefix(d, "linux-headers-") || strings.HasPrefix(d, "linux-kbuild-") {
-			p, err := aptShow(d)
+			p, err := c.aptShow(d)
 			if err != nil {
 				return nil, err
 			}
@@ -249,14 +243,4 @@ func relocateHeaders(root, final, release string) error {
 		}
 		return os.Symlink(rel, p)
 	})
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

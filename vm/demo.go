@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/gokmod/gokmod/vm/contract"
 )
 
 //go:embed demo.sh
@@ -33,9 +35,9 @@ func cmdDemo(ctx context.Context, args []string) (int, error) {
 		p := s.ps[part.flavour]
 		fmt.Printf("\n######## %s: Linux %s in QEMU ########\n", part.flavour, p.K.Release)
 		status, err := runGuest(ctx, s.c, p, s.ts, &guestCmd{
-			Argv:    []string{"/bin/sh", guestRun + "/demo.sh", part.name},
-			Extra:   map[string]string{guestRun + "/demo.sh": script},
-			Cwd:     guestModules,
+			Argv:    []string{"/bin/sh", contract.Run + "/demo.sh", part.name},
+			Extra:   map[string]string{contract.Run + "/demo.sh": script},
+			Cwd:     contract.Modules,
 			Timeout: 10 * time.Minute,
 			Out:     os.Stdout,
 		})

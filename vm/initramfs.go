@@ -10,18 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gokmod/gokmod/vm/contract"
 	"github.com/gokmod/gokmod/vm/cpio"
-)
-
-// Paths inside the guest (the guest-environment contract of tests/).
-const (
-	guestBin     = "/gokmod/bin"
-	guestKmod    = "/gokmod/kmod"
-	guestModules = "/gokmod/modules"
-	guestKeys    = "/gokmod/keys"
-	guestSign    = "/gokmod/sign-file"
-	guestRun     = "/gokmod/run"
-	guestPkg     = "/gokmod/pkg"
 )
 
 // busyboxApplets are linked into /bin. kmod's names (insmod, rmmod, lsmod,
@@ -51,13 +41,7 @@ type guestFiles struct {
 // writeInitramfs writes the newc archive for one boot to w.
 func writeInitramfs(w io.Writer, g *guestFiles) error {
 	cw := cpio.NewWriter(w)
-	add := func(name string, perm uint32, host string) error {
-		b, err := os.ReadFile(host)
-		if err != nil {
-			return err
-		}
-		return cw.File(name, perm, b)
-	}
+	add := func(name string, perm uint32, host string) error { return addFile(cw, name, perm, host) }
 	for _, d := range []string{"proc", "sys", "dev", "tmp", "run", "root", "etc"} {
 		perm := uint32(0o755)
 		if d == "tmp" {
@@ -110,11 +94,11 @@ func writeInitramfs(w io.Writer, g *guestFiles) error {
 	if err != nil {
 		return fmt.Errorf("find kmod (apt-get install kmod): %w", err)
 	}
-	if err := add(guestKmod+"/kmod", 0o755, kmod); err != nil {
+	if err := add(contract.Kmod+"/kmod", 0o755, kmod); err != nil {
 		return err
 	}
-	for _, n := range []string{"insmod", "rmmod", "lsmod", "modinfo"} {
-		if err := cw.Symlink(guestKmod+"/"+n, "kmod"); err != nil {
+	for _, n := range []string{"insmod", "rmmod", "lsmod", "modinfo", "modprobe", "depmod"} {
+		if err := cw.Symlink(contract.Kmod+"/"+n, "kmod"); err != nil {
 			return err
 		}
 	}
@@ -123,7 +107,7 @@ func writeInitramfs(w io.Writer, g *guestFiles) error {
 	}
 	if g.SignFile != "" {
 		if _, err := os.Stat(g.SignFile); err == nil {
-			if err := add(guestSign, 0o755, g.SignFile); err != nil {
+			if err := add(contract.Sign, 0o755, g.SignFile); err != nil {
 				return err
 			}
 			if err := sharedLibs(g.SignFile, libs); err != nil {
@@ -134,6 +118,9 @@ func writeInitramfs(w io.Writer, g *guestFiles) error {
 	// A test binary built with cgo (go test -exec without CGO_ENABLED=0)
 	// needs its libraries too.
 	for _, guest := range sortedKeys(g.Extra) {
+		if strings.HasPrefix(guest, "/lib/modules/") {
+			continue // the guest's module tree (modtree.go)
+		}
 		if err := sharedLibs(g.Extra[guest], libs); err != nil {
 			return err
 		}
@@ -145,7 +132,7 @@ func writeInitramfs(w io.Writer, g *guestFiles) error {
 	}
 
 	for _, d := range []struct{ host, guest string }{
-		{g.Tools, guestBin}, {g.Modules, guestModules}, {g.Keys, guestKeys},
+		{g.Tools, contract.Bin}, {g.Modules, contract.Modules}, {g.Keys, contract.Keys},
 	} {
 		if err := cw.Dir(d.guest, 0o755); err != nil {
 			return err
@@ -174,13 +161,13 @@ func writeInitramfs(w io.Writer, g *guestFiles) error {
 		}
 	}
 	nul := func(list []string) []byte { return []byte(strings.Join(list, "\x00") + "\x00") }
-	if err := cw.File(guestRun+"/argv", 0o644, nul(g.Argv)); err != nil {
+	if err := cw.File(contract.ArgvFile, 0o644, nul(g.Argv)); err != nil {
 		return err
 	}
-	if err := cw.File(guestRun+"/env", 0o644, nul(g.Env)); err != nil {
+	if err := cw.File(contract.EnvFile, 0o644, nul(g.Env)); err != nil {
 		return err
 	}
-	if err := cw.File(guestRun+"/cwd", 0o644, []byte(g.Cwd+"\n")); err != nil {
+	if err := cw.File(contract.CwdFile, 0o644, []byte(g.Cwd+"\n")); err != nil {
 		return err
 	}
 	return cw.Close()
@@ -239,4 +226,13 @@ func sharedLibs(bin string, libs map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// addFile copies the host file into the archive as name.
+func addFile(cw *cpio.Writer, name string, perm uint32, host string) error {
+	b, err := os.ReadFile(host)
+	if err != nil {
+		return err
+	}
+	return cw.File(name, perm, b)
 }

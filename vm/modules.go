@@ -10,8 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 )
 
 //go:embed modules/Kbuild modules/*.c
@@ -20,7 +18,7 @@ var moduleSources embed.FS
 // moduleNames are the modules modules/Kbuild builds.
 var moduleNames = []string{
 	"kaidock", "kaidock_export", "kaidock_user", "kaidock_badmagic",
-	"kaidock_unknownsym", "kaidock_gplonly", "kaidock_params",
+	"kaidock_unknownsym", "kaidock_gplonly", "kaidock_params", "kaidock_sites",
 }
 
 // errModinfo is returned when a post-build edit finds no string to edit.
@@ -86,6 +84,9 @@ func buildModules(kdir, out string, logw io.Writer) error {
 			return fmt.Errorf("collect %s.ko: %w", name, err)
 		}
 	}
+	if err := copyBuildInfo(kdir, out); err != nil {
+		return err
+	}
 	if err := editModinfo(filepath.Join(out, "kaidock_badmagic.ko"), "vermagic", func(old string) string {
 		return ("badmagic " + old)[:len(old)]
 	}); err != nil {
@@ -133,20 +134,4 @@ func editModinfo(name, key string, edit func(old string) string) error {
 		off += end + 1
 	}
 	return fmt.Errorf("edit %s: %s: %w", name, key, errModinfo)
-}
-
-// listFiles returns the regular files of dir, sorted, without dot files.
-func listFiles(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, e := range ents {
-		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
-	return names, nil
 }

@@ -10,12 +10,12 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
-)
 
-// marker must match the guest's (vm/guest).
-const marker = "@@gokmod-exit "
+	"github.com/gokmod/gokmod/vm/contract"
+)
 
 // Kernel is one bootable kernel flavour with what modules need to be built
 // for it.
@@ -35,19 +35,18 @@ var errNoStatus = errors.New("guest ended without an exit status")
 // bootSpec is one QEMU run.
 type bootSpec struct {
 	Kernel  *Kernel
+	Accel   accelerator
 	Initrd  string
 	Timeout time.Duration
 	Out     io.Writer // the command's output (second serial port)
 	LogPath string    // kernel messages (first serial port)
 }
 
-func accel() []string {
-	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
-		f.Close()
-		return []string{"-accel", "kvm", "-cpu", "host"}
-	}
-	return []string{"-accel", "tcg"}
-}
+// stallTimeout is how long a guest may go without a byte on either serial
+// port before it is taken for dead: its /init writes a heartbeat to the
+// kernel-log port every contract.HeartbeatSeconds, and a kernel boots in
+// well under this even under TCG on a loaded machine.
+var stallTimeout = 120 * time.Second
 
 // boot runs the VM and returns the guest command's exit status.
 func boot(ctx context.Context, s *bootSpec) (int, error) {
@@ -57,10 +56,11 @@ func boot(ctx context.Context, s *bootSpec) (int, error) {
 	if s.Kernel.Append != "" {
 		cmdline += " " + s.Kernel.Append
 	}
-	args := append(accel(),
+	args := append(append([]string(nil), s.Accel.Args...),
 		"-m", "512", "-smp", "1", "-nodefaults", "-display", "none", "-no-reboot",
 		"-kernel", s.Kernel.Image, "-initrd", s.Initrd, "-append", cmdline,
 		"-serial", "file:"+s.LogPath, "-serial", "stdio")
+	args = append(args, guestDevices...)
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	cmd.WaitDelay = 5 * time.Second
 	// If gokmod-vm itself is killed, QEMU goes with it.
@@ -74,19 +74,24 @@ func boot(ctx context.Context, s *bootSpec) (int, error) {
 	if err := cmd.Start(); err != nil {
 		return -1, fmt.Errorf("start qemu-system-x86_64 (apt-get install qemu-system-x86): %w", err)
 	}
-	status, werrOut := copyOutput(stdout, s.Out)
+	act := newActivity(s.LogPath)
+	stalled := act.watch(ctx, cancel, stallTimeout)
+	status, werrOut := copyOutput(act.reader(stdout), s.Out)
 	if werrOut != nil {
 		cancel()
 		_, _ = io.Copy(io.Discard, stdout)
 	}
 	werr := cmd.Wait()
 	switch {
+	case stalled():
+		return -1, fmt.Errorf("%s: the guest stopped: nothing on either serial port for %v under %s; kernel log: %s",
+			s.Kernel.Flavour, stallTimeout, s.Accel.Name, s.LogPath)
 	case ctx.Err() == context.DeadlineExceeded:
 		return -1, fmt.Errorf("%s: timed out after %v; kernel log: %s", s.Kernel.Flavour, s.Timeout, s.LogPath)
 	case ctx.Err() != nil:
 		return -1, fmt.Errorf("%s: interrupted; kernel log: %s", s.Kernel.Flavour, s.LogPath)
 	case werr != nil:
-		return -1, fmt.Errorf("%s: qemu: %w %s; kernel log: %s", s.Kernel.Flavour, werr, qerr.String(), s.LogPath)
+		return -1, fmt.Errorf("%s: qemu under %s: %w %s; kernel log: %s", s.Kernel.Flavour, s.Accel.Name, werr, qerr.String(), s.LogPath)
 	case status < 0:
 		return -1, fmt.Errorf("%s: %w; kernel log: %s", s.Kernel.Flavour, errNoStatus, s.LogPath)
 	}
@@ -109,12 +114,12 @@ func copyOutput(r io.Reader, w io.Writer) (int, error) {
 	}
 	for werr == nil {
 		line, rerr := br.ReadString('\n')
-		if rest, ok := strings.CutPrefix(line, marker); ok {
-			f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(rest), "@@"))
+		if rest, ok := strings.CutPrefix(line, contract.Marker); ok {
+			f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(rest), contract.MarkerEnd))
 			if len(f) > 0 {
 				if n, err := strconv.Atoi(f[0]); err == nil {
 					status = n
-					if len(f) > 1 && f[1] == "+nl" {
+					if len(f) > 1 && f[1] == contract.AddedNewline {
 						pending = strings.TrimSuffix(pending, "\n")
 					}
 					emit(pending)
@@ -131,4 +136,60 @@ func copyOutput(r io.Reader, w io.Writer) (int, error) {
 	}
 	emit(pending)
 	return status, werr
+}
+
+// activity is when a guest last wrote to either serial port: the output
+// pipe as it is read, the kernel-log file as it grows.
+type activity struct {
+	log  string
+	last atomic.Int64 // unix nanoseconds
+}
+
+func newActivity(logPath string) *activity {
+	a := &activity{log: logPath}
+	a.last.Store(time.Now().UnixNano())
+	return a
+}
+
+func (a *activity) reader(r io.Reader) io.Reader { return activityReader{r, a} }
+
+type activityReader struct {
+	r io.Reader
+	a *activity
+}
+
+func (r activityReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.a.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// watch cancels the run when nothing arrived for limit; stalled says
+// afterwards whether it did.
+func (a *activity) watch(ctx context.Context, cancel func(), limit time.Duration) (stalled func() bool) {
+	var fired atomic.Bool
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		var size int64 = -1
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if st, err := os.Stat(a.log); err == nil && st.Size() != size {
+				size = st.Size()
+				a.last.Store(time.Now().UnixNano())
+			}
+			if time.Since(time.Unix(0, a.last.Load())) > limit {
+				fired.Store(true)
+				cancel()
+				return
+			}
+		}
+	}()
+	return fired.Load
 }

@@ -24,7 +24,7 @@ const sourcePackage = "linux-source-6.12"
 // key set or fragment costs an incremental build; the booted image is an
 // artifact keyed by source version, fragment and certificates.
 func provisionSecure(c *Cache, keys *Keys, logw io.Writer) (*Kernel, error) {
-	src, err := aptShow(sourcePackage)
+	src, err := c.aptShow(sourcePackage)
 	if err != nil {
 		return nil, err
 	}

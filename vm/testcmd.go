@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gokmod/gokmod/vm/contract"
 )
 
 // result is one flavour's test run.
@@ -90,7 +92,7 @@ func cmdTest(ctx context.Context, args []string) (int, error) {
 	if inner < *timeout/2 {
 		inner = *timeout / 2
 	}
-	testArgs := append([]string{guestRun + "/tests.test", "-test.v", "-test.count=1",
+	testArgs := append([]string{contract.Run + "/tests.test", "-test.v", "-test.count=1",
 		"-test.timeout=" + inner.String()}, fs.Args()...)
 	testdata := ""
 	if st, err := os.Stat(filepath.Join(root, "tests", "testdata")); err == nil && st.IsDir() {
@@ -116,8 +118,8 @@ func cmdTest(ctx context.Context, args []string) (int, error) {
 			}
 			r.Status, r.Err = runGuest(ctx, s.c, s.ps[r.Flavour], s.ts, &guestCmd{
 				Argv:    testArgs,
-				Extra:   map[string]string{guestRun + "/tests.test": testBin},
-				Cwd:     guestPkg,
+				Extra:   map[string]string{contract.Run + "/tests.test": testBin},
+				Cwd:     contract.Pkg,
 				CopyDir: testdata,
 				Timeout: *timeout,
 				Out:     out,

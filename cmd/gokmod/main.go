@@ -1,8 +1,9 @@
 // Command gokmod is every gokmod tool in one binary, for initramfs images
-// and other places where one static file is better than five. It acts as
+// and other places where one static file is better than several. It acts as
 // the tool it is called as (a link named insmod, rmmod, lsmod, modinfo,
-// kmodsign or sign-file, with or without the "go" prefix), or as the tool
-// its first argument names: "gokmod lsmod", "gokmod insmod kaidock.ko".
+// kmodsign, sign-file, modlink or link, with or without the "go" prefix),
+// or as the tool its first argument names: "gokmod lsmod", "gokmod insmod
+// kaidock.ko", "gokmod link kaidock.ko".
 package main
 
 import (

@@ -5,11 +5,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gokmod/gokmod/cmd/internal/check"
 	"github.com/gokmod/gokmod/cmd/internal/depmod"
 	"github.com/gokmod/gokmod/cmd/internal/insmod"
 	"github.com/gokmod/gokmod/cmd/internal/kmodsign"
 	"github.com/gokmod/gokmod/cmd/internal/lsmod"
 	"github.com/gokmod/gokmod/cmd/internal/modinfo"
+	"github.com/gokmod/gokmod/cmd/internal/modlink"
+	"github.com/gokmod/gokmod/cmd/internal/modprobe"
 	"github.com/gokmod/gokmod/cmd/internal/rmmod"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 )
@@ -20,9 +23,13 @@ var commands = map[string]func(*tool.Env) int{
 	"rmmod":     rmmod.Main,
 	"lsmod":     lsmod.Main,
 	"modinfo":   modinfo.Main,
+	"modprobe":  modprobe.Main,
 	"depmod":    depmod.Main,
 	"kmodsign":  kmodsign.Main,
 	"sign-file": kmodsign.Main,
+	"check":     check.Main,
+	"link":      modlink.Main,
+	"modlink":   modlink.Main,
 }
 
 func lookup(name string) (func(*tool.Env) int, bool) {

@@ -26,6 +26,8 @@ func TestRun(t *testing.T) {
 		{[]string{"gokmod", "modinfo", "/nonexistent/x.ko"}, 1, "modinfo: ERROR: "},
 		{[]string{"/bin/gomodinfo", "/nonexistent/x.ko"}, 1, "gomodinfo: ERROR: "},
 		{[]string{"gokmod", "kmodsign"}, 2, "Usage:"},
+		{[]string{"gokmod", "link"}, 1, "link: ERROR: missing module file.\n"},
+		{[]string{"/usr/bin/gomodlink"}, 1, "gomodlink: ERROR: missing module file.\n"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -89,14 +89,24 @@ func TestDetectShort(t *testing.T) {
 	}
 }
 
+// FuzzDecompress: output never past the cap, and memory bounded by the
+// cap and the decoders' history whatever the input claims.
 func FuzzDecompress(f *testing.F) {
 	for _, format := range formats {
 		f.Add(compress(f, format, []byte("hello module")))
 	}
+	f.Add(zeros(f, Zstd, 4<<20)) // a small bomb: 4 MiB of zeros in a few hundred bytes
+	const limit = 1 << 20
+	bound := uint64(limit + 2*window(limit) + 2<<20)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out, _, err := Decompress(bytes.NewReader(data), 1<<20)
-		if err == nil && len(out) > 1<<20 {
-			t.Fatalf("Decompress returned %d bytes past the 1 MiB limit", len(out))
+		var out []byte
+		var err error
+		got := allocated(func() { out, _, err = DecompressAt(bytes.NewReader(data), int64(len(data)), limit) })
+		if err == nil && len(out) > limit {
+			t.Fatalf("DecompressAt returned %d bytes past the %d-byte limit", len(out), limit)
+		}
+		if got > bound {
+			t.Fatalf("DecompressAt of %d bytes allocated %d, want at most %d", len(data), got, bound)
 		}
 	})
 }

@@ -31,8 +31,9 @@ var (
 	reDisagrees = regexp.MustCompile(`disagrees about version of symbol (\S+)`)
 	reUnknown   = regexp.MustCompile(`Unknown symbol (\S+) \(err (-?\d+)\)`)
 	reUnknownP  = regexp.MustCompile(`unknown parameter '([^']*)' ignored`)
-	reInvalidP  = regexp.MustCompile(`'([^']*)' invalid for parameter '([^']*)'`)
-	reLicense   = regexp.MustCompile(`module license '([^']*)' taints kernel`)
+	// kernel/params.c quotes with a backtick and an apostrophe.
+	reInvalidP = regexp.MustCompile("[`']([^']*)' invalid for parameter [`']([^']*)'")
+	reLicense  = regexp.MustCompile(`module license '([^']*)' taints kernel`)
 )
 
 // loaderMessages are kernel log lines about a load that do not start with

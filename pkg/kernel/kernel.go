@@ -36,6 +36,13 @@ var (
 	ErrFault        = errors.New("bad address")                     // EFAULT
 	ErrNoMemory     = errors.New("out of memory")                   // ENOMEM
 	ErrSymbolVer    = errors.New("module has wrong symbol version") // ESRCH
+
+	// ErrNotRegular means a file to read is a directory, FIFO, device or
+	// socket (OpenRegular, ReadFile).
+	ErrNotRegular = errors.New("not a regular file")
+	// ErrTooLarge means a file to read is larger than the caller allows
+	// (ReadFile).
+	ErrTooLarge = errors.New("file too large")
 )
 
 // Error is a failed kernel call.

@@ -14,8 +14,8 @@ import (
 	"github.com/gokmod/gokmod/pkg/sysmod"
 )
 
-// DefaultMaxSize caps a module decompressed in userspace.
-const DefaultMaxSize = 1 << 30
+// DefaultMaxSize caps a module read or decompressed in userspace.
+const DefaultMaxSize = compression.DefaultLimit
 
 // Kernel is the set of syscalls the loader makes. The zero Options use
 // pkg/kernel's; tests substitute their own.
@@ -25,15 +25,16 @@ type Kernel interface {
 	DeleteModule(name string, flags int) error
 }
 
-type liveKernel struct{}
+// LiveKernel is the Kernel of the running system: pkg/kernel's syscalls.
+type LiveKernel struct{}
 
-func (liveKernel) FinitModule(fd int, params string, flags int) error {
+func (LiveKernel) FinitModule(fd int, params string, flags int) error {
 	return kernel.FinitModule(fd, params, flags)
 }
-func (liveKernel) InitModule(image []byte, params string) error {
+func (LiveKernel) InitModule(image []byte, params string) error {
 	return kernel.InitModule(image, params)
 }
-func (liveKernel) DeleteModule(name string, flags int) error {
+func (LiveKernel) DeleteModule(name string, flags int) error {
 	return kernel.DeleteModule(name, flags)
 }
 
@@ -41,8 +42,9 @@ func (liveKernel) DeleteModule(name string, flags int) error {
 type Attempt struct {
 	Step
 	Params string
-	Size   int   // bytes given to init_module; 0 for finit_module
-	Err    error // what the kernel answered
+	Size   int    // bytes given to init_module; 0 for finit_module
+	Image  []byte // the image given to init_module, nil for finit_module
+	Err    error  // what the kernel answered
 }
 
 // Options control a load.
@@ -52,13 +54,13 @@ type Options struct {
 	Root    fs.FS         // the system's "/", for /sys/module/compression; default os.DirFS("/")
 	Kernel  Kernel        // the syscalls; default pkg/kernel
 	Trace   func(Attempt) // called after every syscall, if set
-	MaxSize int64         // limit for userspace decompression; default DefaultMaxSize
+	MaxSize int64         // limit for a module read into memory; default DefaultMaxSize
 }
 
 // orLive returns k, or pkg/kernel's syscalls when k is nil.
 func orLive(k Kernel) Kernel {
 	if k == nil {
-		return liveKernel{}
+		return LiveKernel{}
 	}
 	return k
 }
@@ -71,20 +73,16 @@ func orSystem(root fs.FS) fs.FS {
 	return root
 }
 
-// Load loads the module file at path.
+// Load loads the module file at path. A plain file goes to finit_module
+// as a descriptor; it is read into memory only if the kernel has no
+// finit_module, and then only if it is at most MaxSize bytes. A compressed
+// one is decompressed straight from the file, once.
 func Load(path string, opts Options) error {
-	f, err := os.Open(path)
+	f, size, err := kernel.OpenRegular(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		return &fs.PathError{Op: "open", Path: path, Err: errIsDir}
-	}
 	head := make([]byte, compression.HeadSize)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -95,16 +93,29 @@ func Load(path string, opts Options) error {
 		Kernel: kernelFormat(orSystem(opts.Root)),
 		Force:  opts.Force,
 	}
-	image := func() ([]byte, error) {
-		return io.ReadAll(io.NewSectionReader(f, 0, fi.Size()))
+	image := func(decompress bool) ([]byte, error) {
+		limit := maxSize(opts)
+		if decompress {
+			img, _, err := compression.DecompressAt(f, size, limit)
+			if err != nil {
+				return nil, fmt.Errorf("decompress %s: %w", s.Format, err)
+			}
+			return img, nil
+		}
+		if size > limit {
+			return nil, fmt.Errorf("read: %w (%d bytes, limit %d)", compression.ErrTooLarge, size, limit)
+		}
+		img := make([]byte, size)
+		if _, err := f.ReadAt(img, 0); err != nil {
+			return nil, fmt.Errorf("read: %w", err)
+		}
+		return img, nil
 	}
 	return run(s, opts, image, int(f.Fd()))
 }
 
-var errIsDir = errors.New("is a directory")
-
 // LoadImage loads a module from memory (plain or compressed) with
-// init_module.
+// init_module. image itself is never modified.
 func LoadImage(image []byte, opts Options) error {
 	s := Situation{
 		Format:     compression.Detect(image),
@@ -112,10 +123,33 @@ func LoadImage(image []byte, opts Options) error {
 		FromMemory: true,
 		Force:      opts.Force,
 	}
-	return run(s, opts, func() ([]byte, error) { return image, nil }, -1)
+	return run(s, opts, func(decompress bool) ([]byte, error) {
+		if decompress {
+			img, _, err := compression.DecompressAt(bytes.NewReader(image), int64(len(image)), maxSize(opts))
+			if err != nil {
+				return nil, fmt.Errorf("decompress %s: %w", s.Format, err)
+			}
+			return img, nil
+		}
+		if s.Force.Any() {
+			return bytes.Clone(image), nil // to be stripped
+		}
+		return image, nil
+	}, -1)
 }
 
-func run(s Situation, opts Options, image func() ([]byte, error), fd int) error {
+func maxSize(opts Options) int64 {
+	if opts.MaxSize > 0 {
+		return opts.MaxSize
+	}
+	return DefaultMaxSize
+}
+
+// image returns the module's bytes, decompressed if asked: a buffer of
+// the caller's own that strip may modify.
+type imageFunc func(decompress bool) ([]byte, error)
+
+func run(s Situation, opts Options, image imageFunc, fd int) error {
 	k := orLive(opts.Kernel)
 	step := Plan(s)
 	for {
@@ -124,11 +158,15 @@ func run(s Situation, opts Options, image func() ([]byte, error), fd int) error 
 		case FinitModule:
 			a.Err = k.FinitModule(fd, opts.Params, step.Flags)
 		case InitModule:
-			img, err := prepare(s, step, opts, image)
+			img, err := image(step.Decompress)
 			if err != nil {
 				return err
 			}
+			if step.Strip.Any() {
+				img = strip(img, step.Strip)
+			}
 			a.Size = len(img)
+			a.Image = img
 			a.Err = k.InitModule(img, opts.Params)
 		}
 		if opts.Trace != nil {
@@ -143,27 +181,6 @@ func run(s Situation, opts Options, image func() ([]byte, error), fd int) error 
 		}
 		step = next
 	}
-}
-
-func prepare(s Situation, step Step, opts Options, image func() ([]byte, error)) ([]byte, error) {
-	img, err := image()
-	if err != nil {
-		return nil, fmt.Errorf("read: %w", err)
-	}
-	if step.Decompress {
-		limit := opts.MaxSize
-		if limit <= 0 {
-			limit = DefaultMaxSize
-		}
-		img, _, err = compression.Decompress(bytes.NewReader(img), limit)
-		if err != nil {
-			return nil, fmt.Errorf("decompress %s: %w", s.Format, err)
-		}
-	}
-	if step.Strip.Any() {
-		img = strip(img, step.Strip)
-	}
-	return img, nil
 }
 
 // kernelFormat is the format /sys/module/compression names.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"testing/fstest"
@@ -194,6 +195,50 @@ func TestJoinParams(t *testing.T) {
 	for _, tt := range tests {
 		if got := JoinParams(tt.in); got != tt.want {
 			t.Errorf("JoinParams(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// A plain file larger than the cap goes to finit_module as a descriptor,
+// and is not read when the kernel has no finit_module: a 2 GB sparse file
+// is refused before anything is allocated for it. A compressed bomb is
+// decompressed once, into nothing beyond the cap.
+func TestLoadBounded(t *testing.T) {
+	dir := t.TempDir()
+	sparse := filepath.Join(dir, "sparse.ko")
+	f, err := os.Create(sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(2 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	bomb := filepath.Join(dir, "bomb.ko.zst")
+	if err := os.WriteFile(bomb, zstdBytes(t, make([]byte, 64<<20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path  string
+		calls []string
+	}{
+		{sparse, []string{"finit_module"}},
+		{bomb, nil},
+	} {
+		k := &fakeKernel{errs: []error{errno("finit_module", syscall.ENOSYS)}}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		err := Load(tt.path, Options{Kernel: k, Root: fstest.MapFS{}, MaxSize: 8 << 20})
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, compression.ErrTooLarge) {
+			t.Errorf("Load(%s) = %v, want ErrTooLarge", tt.path, err)
+		}
+		if diff := cmp.Diff(tt.calls, k.calls); diff != "" {
+			t.Errorf("Load(%s) syscalls (-want +got):\n%s", tt.path, diff)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 24<<20 {
+			t.Errorf("Load(%s) allocated %d bytes, want at most 24 MiB", tt.path, got)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -23,7 +24,44 @@ var (
 	ErrBadAlias = errors.New("invalid alias")
 	// ErrSyntax means a line of an index file could not be parsed.
 	ErrSyntax = errors.New("syntax error")
+	// ErrNotRegular means an index file is a directory, FIFO, device or
+	// socket; it is refused before it is opened, so a FIFO cannot block.
+	ErrNotRegular = errors.New("not a regular file")
+	// ErrTooLarge means an index file is larger than MaxIndexSize.
+	ErrTooLarge = errors.New("index file too large")
 )
+
+// MaxIndexSize caps an index file: Debian's largest (modules.alias of
+// 6.12) is about 1.4 MB.
+const MaxIndexSize = 64 << 20
+
+// readFile reads an index file of the module directory, refusing
+// anything but a regular file of at most MaxIndexSize bytes.
+func (db *DB) readFile(name string) ([]byte, error) {
+	fi, err := fs.Stat(db.fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w (%s)", ErrNotRegular, fi.Mode().Type())
+	}
+	if fi.Size() > MaxIndexSize {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, fi.Size(), MaxIndexSize)
+	}
+	f, err := db.fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxIndexSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxIndexSize {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxIndexSize)
+	}
+	return data, nil
+}
 
 // DB is the module index of one kernel version.
 type DB struct {
@@ -183,7 +221,7 @@ func (db *DB) loadDep() error {
 
 // eachLine calls fn for each non-empty, non-comment line of file.
 func (db *DB) eachLine(file string, fn func(string) error) error {
-	data, err := fs.ReadFile(db.fsys, file)
+	data, err := db.readFile(file)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", file, err)
 	}
@@ -302,7 +340,7 @@ func (db *DB) loadBuiltinInfo() error {
 	}
 	db.binfoOK = true
 	db.binfo = map[string]modfile.Info{}
-	data, err := fs.ReadFile(db.fsys, "modules.builtin.modinfo")
+	data, err := db.readFile("modules.builtin.modinfo")
 	if err != nil {
 		db.binfoErr = fmt.Errorf("read modules.builtin.modinfo: %w", err)
 		return db.binfoErr

@@ -149,3 +149,16 @@ func FuzzDB(f *testing.F) {
 		db.BuiltinAlias(query)
 	})
 }
+
+// An index file that is not a regular file, or too large, is refused
+// without being opened.
+func TestIndexNotRegular(t *testing.T) {
+	fsys := fstest.MapFS{
+		"modules.dep":   &fstest.MapFile{Mode: fs.ModeNamedPipe},
+		"modules.alias": &fstest.MapFile{Data: make([]byte, 16), Mode: 0o644},
+	}
+	db := New(fsys, "/lib/modules/x")
+	if _, err := db.Lookup("vfat"); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("Lookup with a FIFO modules.dep = %v, want ErrNotRegular", err)
+	}
+}

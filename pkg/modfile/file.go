@@ -8,11 +8,30 @@ import (
 	"io"
 
 	"github.com/gokmod/gokmod/pkg/compression"
+	"github.com/gokmod/gokmod/pkg/kernel"
 )
 
-// MaxSize is the largest module image (after decompression) this package
-// reads. Debian's largest module is about 16 MiB.
-const MaxSize = 1 << 30
+// MaxSize is the default cap on a module image (after decompression):
+// compression.DefaultLimit, four times Debian's largest module. Config
+// sets another.
+const MaxSize = compression.DefaultLimit
+
+// Config holds the limits a module is read with. The zero Config uses
+// MaxSize; Open, NewFile and NewFileBytes use the zero Config.
+type Config struct {
+	// MaxSize caps the image: a plain file larger than this is refused
+	// before it is read, a compressed one is decompressed into one buffer
+	// of its size and refused as soon as its output passes the cap
+	// (compression.DecompressAt).
+	MaxSize int64
+}
+
+func (c Config) limit() int64 {
+	if c.MaxSize > 0 {
+		return c.MaxSize
+	}
+	return MaxSize
+}
 
 // File is an open kernel module.
 type File struct {
@@ -58,6 +77,7 @@ type Section struct {
 	Size    uint64
 	Link    uint32
 	Info    uint32
+	Align   uint64 // sh_addralign
 	EntSize uint64
 
 	hdrOff uint64 // where the header itself is in the image
@@ -71,26 +91,26 @@ const tailSize = 8 << 10
 
 // Open opens the module file at path. Errors name the file. A plain module
 // is read on demand (the ELF and section headers, then what each accessor
-// needs); a compressed one is decompressed into memory.
-func Open(path string) (*File, error) {
-	fd, err := openFile(path)
+// needs); a compressed one is decompressed into memory. Anything but a
+// regular file is refused without being read (a FIFO does not block).
+func Open(path string) (*File, error) { return Config{}.Open(path) }
+
+// NewFile reads a module of size bytes from r. A plain module is read on
+// demand, so r must stay readable while the File is used; a compressed one
+// is decompressed into memory at once.
+func NewFile(r io.ReaderAt, size int64) (*File, error) { return Config{}.NewFile(r, size) }
+
+// NewFileBytes reads a module from data, which it keeps and does not
+// modify. Compressed data is decompressed.
+func NewFileBytes(data []byte) (*File, error) { return Config{}.NewFileBytes(data) }
+
+// Open is the package's Open with c's limits.
+func (c Config) Open(path string) (*File, error) {
+	fd, size, err := kernel.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := fd.Stat()
-	if err != nil {
-		fd.Close()
-		return nil, err
-	}
-	var f *File
-	if st.Mode().IsRegular() {
-		f, err = NewFile(fd, st.Size())
-	} else {
-		var data []byte
-		if data, err = readAll(fd); err == nil {
-			f, err = NewFileBytes(data)
-		}
-	}
+	f, err := c.NewFile(fd, size)
 	if err != nil {
 		fd.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -103,10 +123,8 @@ func Open(path string) (*File, error) {
 	return f, nil
 }
 
-// NewFile reads a module of size bytes from r. A plain module is read on
-// demand, so r must stay readable while the File is used; a compressed one
-// is decompressed into memory at once.
-func NewFile(r io.ReaderAt, size int64) (*File, error) {
+// NewFile is the package's NewFile with c's limits.
+func (c Config) NewFile(r io.ReaderAt, size int64) (*File, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("%w: negative size %d", ErrTruncated, size)
 	}
@@ -114,19 +132,19 @@ func NewFile(r io.ReaderAt, size int64) (*File, error) {
 	if err := readFull(r, head, 0); err != nil {
 		return nil, err
 	}
-	if compression.Detect(head) != compression.None {
-		img, _, err := compression.Decompress(io.NewSectionReader(r, 0, size), MaxSize)
+	if comp := compression.Detect(head); comp != compression.None {
+		img, _, err := compression.DecompressAt(r, size, c.limit())
 		if err != nil {
 			return nil, fmt.Errorf("decompress: %w", err)
 		}
-		f, err := NewFileBytes(img)
+		f, err := newFilePlain(img)
 		if err == nil {
-			f.comp = compression.Detect(head)
+			f.comp = comp
 		}
 		return f, err
 	}
-	if size > MaxSize {
-		return nil, fmt.Errorf("read module: %w (%d bytes)", compression.ErrTooLarge, size)
+	if size > c.limit() {
+		return nil, fmt.Errorf("read module: %w (%d bytes, limit %d)", compression.ErrTooLarge, size, c.limit())
 	}
 	f := &File{r: r, size: uint64(size), head: head}
 	n := min(uint64(size), tailSize)
@@ -141,20 +159,26 @@ func NewFile(r io.ReaderAt, size int64) (*File, error) {
 	return f, nil
 }
 
-// NewFileBytes reads a module from data, which it keeps and does not
-// modify. Compressed data is decompressed.
-func NewFileBytes(data []byte) (*File, error) {
+// NewFileBytes is the package's NewFileBytes with c's limits.
+func (c Config) NewFileBytes(data []byte) (*File, error) {
 	if comp := compression.Detect(data); comp != compression.None {
-		img, _, err := compression.Decompress(bytes.NewReader(data), MaxSize)
+		img, _, err := compression.DecompressAt(bytes.NewReader(data), int64(len(data)), c.limit())
 		if err != nil {
 			return nil, fmt.Errorf("decompress: %w", err)
 		}
-		f, err := NewFileBytes(img)
+		f, err := newFilePlain(img)
 		if err == nil {
 			f.comp = comp
 		}
 		return f, err
 	}
+	return newFilePlain(data)
+}
+
+// newFilePlain reads a module from data, decompressed or plain: a
+// compressed image inside a compressed file is not a module (the kernel
+// decompresses once), not a reason to decompress again.
+func newFilePlain(data []byte) (*File, error) {
 	f := &File{data: data, size: uint64(len(data))}
 	if err := f.parseHeaders(); err != nil {
 		return nil, err
@@ -239,6 +263,11 @@ func (f *File) Image() ([]byte, error) {
 	}
 	return bytes.Clone(data), nil
 }
+
+// Bytes returns the whole decompressed image, signature included, without
+// copying it: the slice must not be modified. A plain file is read into
+// memory once (at most the Config's MaxSize, checked when it was opened).
+func (f *File) Bytes() ([]byte, error) { return f.load() }
 
 // Sections returns the section headers in index order (index 0, the null
 // section, included).
@@ -431,6 +460,7 @@ func (f *File) readShdr(off uint64) Section {
 		s.Size = o.Uint64(d[32:])
 		s.Link = o.Uint32(d[40:])
 		s.Info = o.Uint32(d[44:])
+		s.Align = o.Uint64(d[48:])
 		s.EntSize = o.Uint64(d[56:])
 	} else {
 		s.Type = o.Uint32(d[4:])
@@ -439,6 +469,7 @@ func (f *File) readShdr(off uint64) Section {
 		s.Size = uint64(o.Uint32(d[20:]))
 		s.Link = o.Uint32(d[24:])
 		s.Info = o.Uint32(d[28:])
+		s.Align = uint64(o.Uint32(d[32:]))
 		s.EntSize = uint64(o.Uint32(d[36:]))
 	}
 	s.inFile = s.Offset <= f.size && s.Size <= f.size-s.Offset
@@ -451,16 +482,4 @@ func cstring(b []byte) string {
 		b = b[:i]
 	}
 	return string(b)
-}
-
-// readAll reads a stream with the MaxSize cap.
-func readAll(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read module: %w", err)
-	}
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("read module: %w (%d bytes)", compression.ErrTooLarge, int64(MaxSize))
-	}
-	return data, nil
 }

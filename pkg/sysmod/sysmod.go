@@ -14,11 +14,13 @@ import (
 
 // Sentinel errors.
 var (
-	ErrNotLoaded = errors.New("module is not loaded")              // no /sys/module/NAME and not in /proc/modules
-	ErrBuiltin   = errors.New("module is built in")                // /sys/module/NAME without initstate
-	ErrMalformed = errors.New("malformed /proc/modules line")      // a line without the fields it needs
-	ErrState     = errors.New("unknown module state")              // initstate reads something else
-	ErrNoUnload  = errors.New("module unloading is not supported") // no refcnt: CONFIG_MODULE_UNLOAD=n
+	ErrNotLoaded = errors.New("module is not loaded")                 // no /sys/module/NAME and not in /proc/modules
+	ErrBuiltin   = errors.New("module is built in")                   // /sys/module/NAME without initstate
+	ErrMalformed = errors.New("malformed /proc/modules line")         // a line without the fields it needs
+	ErrState     = errors.New("unknown module state")                 // initstate reads something else
+	ErrNoUnload  = errors.New("module unloading is not supported")    // no refcnt: CONFIG_MODULE_UNLOAD=n
+	ErrHidden    = errors.New("addresses hidden (read them as root)") // /sys/module/NAME/sections reads zeros
+	ErrAddress   = errors.New("malformed section address")            // /sys/module/NAME/sections/X is not 0x...
 )
 
 // State is a module's initstate.

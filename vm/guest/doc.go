@@ -10,7 +10,9 @@
 // when the command was killed, 127 when it could not start); "@@gokmod-exit
 // N +nl@@" says that the newline before the marker was added by init to end
 // the command's last line, so the host can drop it and pass the output on
-// byte for byte. If N is not 0 it dumps the kernel log to the first serial
+// byte for byte. While the command runs it writes a heartbeat line to the
+// first serial port every few seconds, so the host can tell a stalled guest
+// from a quiet command. If N is not 0 it dumps the kernel log to the first serial
 // port. Then it syncs and reboots; QEMU runs with -no-reboot, so that ends the
 // VM.
 package main

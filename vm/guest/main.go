@@ -13,18 +13,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gokmod/gokmod/vm/contract"
 )
 
-// Marker is the prefix of the last line the guest writes to the output port;
-// the host tool parses the exit status that follows it.
-const Marker = "@@gokmod-exit "
-
-const (
-	outPort  = "/dev/ttyS1"
-	logPort  = "/dev/ttyS0"
-	runDir   = "/gokmod/run"
-	waitTime = 5 * time.Second
-)
+// waitTime is how long a finished command's children may keep its output
+// open.
+const waitTime = 5 * time.Second
 
 func main() {
 	status := run()
@@ -42,10 +37,10 @@ func main() {
 
 func run() int {
 	mountErr := mountAll()
-	out, err := openPort(outPort)
+	out, err := openPort(contract.OutPort)
 	if err != nil {
 		// Nothing to report to: the host times out and shows the kernel log.
-		fmt.Fprintf(os.Stderr, "init: open %s: %v\n", outPort, err)
+		fmt.Fprintf(os.Stderr, "init: open %s: %v\n", contract.OutPort, err)
 		return 1
 	}
 	t := &trackingWriter{w: out}
@@ -54,16 +49,18 @@ func run() int {
 		fmt.Fprintf(t, "init: %v\n", mountErr)
 		status = 1
 	} else {
+		stop := heartbeat()
 		status = runCommand(t)
+		stop()
 	}
 	// The marker needs a line of its own; " +nl" tells the host that the
 	// newline before it is not the command's, so it can drop it again.
 	flag := ""
 	if t.last != '\n' && t.n > 0 {
 		_, _ = io.WriteString(out, "\n")
-		flag = " +nl"
+		flag = " " + contract.AddedNewline
 	}
-	fmt.Fprintf(out, "%s%d%s@@\n", Marker, status, flag)
+	fmt.Fprintf(out, "%s%d%s%s\n", contract.Marker, status, flag, contract.MarkerEnd)
 	return status
 }
 
@@ -110,18 +107,18 @@ func openPort(name string) (*os.File, error) {
 }
 
 func runCommand(out io.Writer) int {
-	argv, err := readList(runDir + "/argv")
+	argv, err := readList(contract.ArgvFile)
 	if err != nil || len(argv) == 0 {
 		fmt.Fprintf(out, "init: read command: %v\n", errOr(err, "empty argv"))
 		return 127
 	}
-	env, err := readList(runDir + "/env")
+	env, err := readList(contract.EnvFile)
 	if err != nil {
 		fmt.Fprintf(out, "init: read environment: %v\n", err)
 		return 127
 	}
 	cwd := "/"
-	if b, err := os.ReadFile(runDir + "/cwd"); err == nil && len(bytes.TrimSpace(b)) > 0 {
+	if b, err := os.ReadFile(contract.CwdFile); err == nil && len(bytes.TrimSpace(b)) > 0 {
 		cwd = string(bytes.TrimSpace(b))
 	}
 	if err := os.MkdirAll(cwd, 0o755); err != nil {
@@ -199,7 +196,7 @@ func dumpKernelLog() {
 		return
 	}
 	defer unix.Close(fd)
-	port, err := os.OpenFile(logPort, os.O_WRONLY|unix.O_NOCTTY, 0)
+	port, err := os.OpenFile(contract.LogPort, os.O_WRONLY|unix.O_NOCTTY, 0)
 	if err != nil {
 		return
 	}
@@ -228,6 +225,36 @@ func dumpKernelLog() {
 		out.Write(rec)
 	}
 	_, _ = port.Write(out.Bytes())
+}
+
+// heartbeat writes contract.Heartbeat to the kernel-log port at a steady
+// pace until stop is called, so that the host can tell a stalled guest from
+// a quiet command.
+func heartbeat() (stop func()) {
+	port, err := os.OpenFile(contract.LogPort, os.O_WRONLY|unix.O_NOCTTY, 0)
+	if err != nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(contract.HeartbeatSeconds * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_, _ = io.WriteString(port, contract.Heartbeat+"\n")
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		port.Close()
+	}
 }
 
 // trackingWriter remembers the last byte written and how many were.

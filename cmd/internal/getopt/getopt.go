@@ -11,6 +11,11 @@ type Option struct {
 	Long  string // "" when there is no long form
 	Short byte   // 0 when there is no short form
 	Arg   bool   // takes a required argument
+	// ID is what getopt_long returns for the option; long options
+	// sharing one are synonyms, and an abbreviation matching only
+	// synonyms is not ambiguous. 0 means Short, or the option's own
+	// place when it has none.
+	ID int
 }
 
 // Parsed is one option found on the command line.
@@ -80,30 +85,55 @@ func findShort(opts []Option, c byte) *Option {
 	return nil
 }
 
+// id is what getopt_long returns for o.
+func id(opts []Option, o *Option) int {
+	if o.ID != 0 {
+		return o.ID
+	}
+	if o.Short != 0 {
+		return int(o.Short)
+	}
+	for i := range opts {
+		if &opts[i] == o {
+			return -1 - i
+		}
+	}
+	return 0
+}
+
 func parseLong(argv0, text string, rest []string, opts []Option, stderr io.Writer) (Parsed, int, bool) {
 	name, val, hasVal := strings.Cut(text, "=")
 	var match *Option
 	var candidates []*Option
+	ambiguous := false
 	for i := range opts {
 		o := &opts[i]
 		if o.Long == "" || !strings.HasPrefix(o.Long, name) {
 			continue
 		}
 		if o.Long == name {
-			match, candidates = o, nil
+			match, candidates, ambiguous = o, nil, false
 			break
+		}
+		// glibc: a candidate that returns what the first one returns
+		// is a synonym, not a second possibility.
+		if len(candidates) > 0 && o.Arg == candidates[0].Arg && id(opts, o) == id(opts, candidates[0]) {
+			continue
+		}
+		if len(candidates) > 0 {
+			ambiguous = true
 		}
 		candidates = append(candidates, o)
 	}
 	if match == nil {
-		switch len(candidates) {
-		case 0:
+		switch {
+		case len(candidates) == 0:
 			fmt.Fprintf(stderr, "%s: unrecognized option '--%s'\n", argv0, text)
 			return Parsed{}, 0, false
-		case 1:
+		case !ambiguous:
 			match = candidates[0]
 		default:
-			fmt.Fprintf(stderr, "%s: option '--%s' is ambiguous; possibilities:", argv0, name)
+			fmt.Fprintf(stderr, "%s: option '--%s' is ambiguous; possibilities:", argv0, text)
 			for _, c := range candidates {
 				fmt.Fprintf(stderr, " '--%s'", c.Long)
 			}

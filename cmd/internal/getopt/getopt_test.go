@@ -1,44 +1,47 @@
 package getopt
 
 import (
+	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
+var opts = []Option{
+	{Long: "remove", Short: 'r'},
+	{Long: "remove-dependencies", ID: 5},
+	{Long: "remove-holders", ID: 5},
+	{Long: "force-modversion", ID: 2},
+	{Long: "force-vermagic", ID: 1},
+	{Long: "config", Short: 'C', Arg: true},
+	{Long: "show", Short: 'n'},
+	{Long: "show-depends", Short: 'D'},
+}
+
 func TestParse(t *testing.T) {
-	opts := []Option{{Long: "all", Short: 'a'}, {Long: "basedir", Short: 'b', Arg: true}, {Long: "json"}, {Long: "jobs", Arg: true}}
-	type got struct {
-		Opts     []string
-		Operands []string
-		Err      string
-	}
-	for _, tc := range []struct {
-		args []string
-		want got
+	tests := []struct {
+		args     []string
+		found    string // the options found, by long name
+		operands string
+		err      string
 	}{
-		{[]string{"-a", "x", "-bdir", "--json", "y"}, got{[]string{"a=false:", "b=false:dir", "json=true:"}, []string{"x", "y"}, ""}},
-		{[]string{"--basedir", "d", "--jobs=3", "--", "-a"}, got{[]string{"b=true:d", "jobs=true:3"}, []string{"-a"}, ""}},
-		{[]string{"--j"}, got{nil, nil, "p: option '--j' is ambiguous; possibilities: '--json' '--jobs'\n"}},
-		{[]string{"-a", "-x"}, got{[]string{"a=false:"}, nil, "p: invalid option -- 'x'\n"}},
-		{[]string{"-b"}, got{nil, nil, "p: option requires an argument -- 'b'\n"}},
-		{[]string{"--all=1"}, got{nil, nil, "p: option '--all' doesn't allow an argument\n"}},
-	} {
-		found, operands, errMsg := Parse("p", tc.args, opts)
-		g := got{Operands: operands, Err: errMsg}
-		for _, p := range found {
-			name := string(p.Opt.Short)
-			if p.Opt.Short == 0 {
-				name = p.Opt.Long
-			}
-			l := "false"
-			if p.Long {
-				l = "true"
-			}
-			g.Opts = append(g.Opts, name+"="+l+":"+p.Val)
+		{[]string{"--remove-", "x"}, "remove-dependencies", "x", ""},
+		{[]string{"--force-=1"}, "", "", "p: option '--force-=1' is ambiguous; possibilities: '--force-modversion' '--force-vermagic'\n"},
+		{[]string{"--show"}, "show", "", ""},
+		{[]string{"--sh"}, "", "", "p: option '--sh' is ambiguous; possibilities: '--show' '--show-depends'\n"},
+		{[]string{"--conf=a", "-Cb", "-C", "c", "x", "--", "-r"}, "config config config", "x -r", ""},
+		{[]string{"-rx"}, "remove", "", "p: invalid option -- 'x'\n"},
+		{[]string{"-C"}, "", "", "p: option requires an argument -- 'C'\n"},
+		{[]string{"--config"}, "", "", "p: option '--config' requires an argument\n"},
+		{[]string{"--remove=1"}, "", "", "p: option '--remove' doesn't allow an argument\n"},
+		{[]string{"--nosuch"}, "", "", "p: unrecognized option '--nosuch'\n"},
+	}
+	for _, tt := range tests {
+		found, operands, err := Parse("p", tt.args, opts)
+		var names []string
+		for _, f := range found {
+			names = append(names, f.Opt.Long)
 		}
-		if diff := cmp.Diff(tc.want, g); diff != "" {
-			t.Errorf("Parse(%q) (-want +got):\n%s", tc.args, diff)
+		if got := strings.Join(names, " "); got != tt.found || strings.Join(operands, " ") != tt.operands || err != tt.err {
+			t.Errorf("Parse(%q) = %q, %q, %q; want %q, %q, %q", tt.args, got, operands, err, tt.found, tt.operands, tt.err)
 		}
 	}
 }

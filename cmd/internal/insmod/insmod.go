@@ -1,23 +1,19 @@
 package insmod
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gokmod/gokmod/cmd/internal/check"
 	"github.com/gokmod/gokmod/cmd/internal/cliapp"
+	"github.com/gokmod/gokmod/cmd/internal/explain"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
-	"github.com/gokmod/gokmod/pkg/diagnose"
 	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/loader"
-	"github.com/gokmod/gokmod/pkg/moddb"
-	"github.com/gokmod/gokmod/pkg/modfile"
 )
 
 // Main runs goinsmod.
@@ -29,7 +25,10 @@ func Main(env *tool.Env) int {
 		&cli.BoolFlag{Name: "s", Hidden: true, Usage: "ignored, for compatibility (kmod 30 ignores it too)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print each syscall made"},
 		&cli.BoolFlag{Name: "p", Hidden: true, Usage: "ignored, for compatibility"},
+		&cli.StringFlag{Name: tool.ImageLimitFlag, Usage: tool.ImageLimitUsage},
+		&cli.BoolFlag{Name: "check", Usage: "do not load: say whether the module would load, step by step (exit 0 would load, 1 would fail, 2 cannot tell)"},
 	}
+	flags = append(flags, check.Flags()...)
 	app := cliapp.New(env, "insert a module into the Linux kernel", "filename [args]", flags,
 		func(c *cli.Context) error { return run(c, env) })
 	return cliapp.Run(env, app, 1)
@@ -49,6 +48,9 @@ func run(c *cli.Context, env *tool.Env) error {
 		env.Errorf("could not load module %s: %s", filename, reason(err))
 		return tool.Exit(1)
 	}
+	if c.Bool("check") {
+		return tool.Exit(check.Run(env, []string{filename}, loader.JoinParams(c.Args().Tail()), check.FromContext(c)))
+	}
 	opts := loader.Options{
 		Params: loader.JoinParams(c.Args().Tail()),
 		Force: loader.Force{
@@ -56,8 +58,22 @@ func run(c *cli.Context, env *tool.Env) error {
 			Vermagic:    c.Bool("force") || c.Bool("force-vermagic"),
 		},
 	}
-	if c.Bool("verbose") {
-		opts.Trace = func(a loader.Attempt) {
+	if v := c.String(tool.ImageLimitFlag); v != "" {
+		n, err := tool.ParseSize(v)
+		if err != nil {
+			env.Errorf("--%s: %v", tool.ImageLimitFlag, err)
+			return tool.Exit(1)
+		}
+		opts.MaxSize = n
+	}
+	// The image the loader read (decompressed) serves the hint too: a
+	// module is never decompressed twice.
+	var image []byte
+	opts.Trace = func(a loader.Attempt) {
+		if a.Image != nil {
+			image = a.Image
+		}
+		if c.Bool("verbose") {
 			env.Infof("%s", describe(filename, a))
 		}
 	}
@@ -75,7 +91,7 @@ func run(c *cli.Context, env *tool.Env) error {
 	if err != nil {
 		env.Errorf("could not insert module %s: %s", filename, reason(err))
 	}
-	d := diagnosis(filename, err, recs)
+	d := explain.Diagnosis(filename, image, opts.MaxSize, err, recs)
 	hint := d.Hint()
 	if err != nil || hint != "" {
 		for _, r := range d.Relevant() {
@@ -112,14 +128,14 @@ func reason(err error) string {
 	if !errors.As(err, &kerr) {
 		return kernel.Message(errno) // opening the file
 	}
-	switch kerr.Errno {
-	case syscall.ENOEXEC:
+	switch {
+	case errors.Is(kerr, kernel.ErrNoExec):
 		return "Invalid module format"
-	case syscall.ENOENT:
+	case errors.Is(kerr, kernel.ErrNotExist):
 		return "Unknown symbol in module"
-	case syscall.ESRCH:
+	case errors.Is(kerr, kernel.ErrSymbolVer):
 		return "Module has wrong symbol version"
-	case syscall.EINVAL:
+	case errors.Is(kerr, kernel.ErrInvalid):
 		return "Invalid parameters"
 	}
 	return kernel.Message(errno)
@@ -146,69 +162,4 @@ func describe(filename string, a loader.Attempt) string {
 		b.WriteString(": ok")
 	}
 	return b.String()
-}
-
-// diagnosis gathers what the hint needs: the module's name, license and
-// parameters from the file, the running release, and lookups in
-// modules.symbols and /proc/kallsyms.
-func diagnosis(filename string, err error, recs []kernel.Record) diagnose.Load {
-	d := diagnose.Load{Name: moddb.ModuleName(filename), Path: filename, Err: err, Kmsg: recs}
-	if f, ferr := modfile.Open(filename); ferr == nil {
-		if name, nerr := f.Name(); nerr == nil && name != "" {
-			d.Name = name
-		}
-		if info, ierr := f.Info(); ierr == nil {
-			d.License = info.License()
-			params, _ := info.Params()
-			d.Params = []string{}
-			for _, p := range params {
-				d.Params = append(d.Params, p.Name)
-			}
-		}
-		f.Close()
-	}
-	d.Release, _ = kernel.Release()
-	d.SymbolOwner = symbolOwner(d.Release)
-	d.KernelSymbol = kallsyms(os.DirFS("/"))
-	return d
-}
-
-// kallsyms reports whether /proc/kallsyms lists a symbol; nil when it
-// cannot be read.
-func kallsyms(root fs.FS) func(string) bool {
-	f, err := root.Open("proc/kallsyms")
-	if err != nil {
-		return nil
-	}
-	f.Close()
-	return func(sym string) bool {
-		f, err := root.Open("proc/kallsyms")
-		if err != nil {
-			return false
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) >= 3 && fields[2] == sym {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-// symbolOwner looks sym up in modules.symbols of the running kernel.
-func symbolOwner(release string) func(string) string {
-	if release == "" {
-		return nil
-	}
-	db := moddb.Open("", release)
-	return func(sym string) string {
-		mods, err := db.Symbol(sym)
-		if err != nil || len(mods) == 0 {
-			return ""
-		}
-		return strings.Join(mods, " or ")
-	}
 }

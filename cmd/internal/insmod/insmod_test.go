@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -64,5 +65,21 @@ func TestDescribe(t *testing.T) {
 	a = loader.Attempt{Step: loader.Step{Syscall: loader.InitModule, Decompress: true}, Size: 100}
 	if got, want := describe("k.ko.xz", a), `init_module(decompressed image of 100 bytes, ""): ok`; got != want {
 		t.Errorf("describe() = %q, want %q", got, want)
+	}
+}
+
+// --check never loads: it hands the file and parameters to package check.
+func TestCheckFlag(t *testing.T) {
+	const fixture = "../../../pkg/modfile/testdata/gokmod_params.ko"
+	var out, errb bytes.Buffer
+	code := Main(&tool.Env{Args: []string{"insmod", "--check", "--json", "--build", t.TempDir(), fixture, "loop=1"}, Stdout: &out, Stderr: &errb})
+	if code != 1 || !strings.Contains(errb.String(), "no kernel release") {
+		t.Errorf("insmod --check with an empty build directory = %d, %q; want 1 and the reason", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	code = Main(&tool.Env{Args: []string{"insmod", "--check", "--json", "--root", t.TempDir(), fixture, "loop=x"}, Stdout: &out, Stderr: &errb})
+	if code != 1 || !strings.Contains(out.String(), `"errno_name": "EINVAL"`) {
+		t.Errorf("insmod --check loop=x = %d, stdout %q, stderr %q; want 1 and EINVAL", code, out.String(), errb.String())
 	}
 }

@@ -1,14 +1,17 @@
 package kmodsign
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -16,6 +19,8 @@ import (
 
 	"github.com/gokmod/gokmod/cmd/internal/cliapp"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
+	"github.com/gokmod/gokmod/pkg/kernel"
+	"github.com/gokmod/gokmod/pkg/moddb"
 	"github.com/gokmod/gokmod/pkg/modfile"
 	"github.com/gokmod/gokmod/pkg/modsig"
 	"github.com/gokmod/gokmod/pkg/modsig/cms"
@@ -88,6 +93,8 @@ func Main(env *tool.Env) int {
 		ArgsUsage: "[--cert X509]... MODULE|DIR...",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "cert", Usage: "a trusted certificate (DER or PEM)"},
+			&cli.StringFlag{Name: tool.ImageLimitFlag, Usage: tool.ImageLimitUsage},
+			&cli.StringFlag{Name: "kernel-release", Aliases: []string{"k"}, Usage: "answer for this kernel release (default: the running kernel's, with its /proc/crypto)"},
 		},
 		Action:             func(c *cli.Context) error { return verify(c, env, u) },
 		CustomHelpTemplate: fmt.Sprintf(usageText, env.Name()) + helpText,
@@ -111,6 +118,7 @@ func (u *usager) usage(env *tool.Env) error {
 
 // job is one signing run, as the arguments describe it.
 type job struct {
+	ctx      context.Context
 	env      *tool.Env
 	opts     signing.Options
 	modules  []string
@@ -130,6 +138,16 @@ func sign(c *cli.Context, env *tool.Env, u *usager) error {
 		return u.usage(env)
 	}
 	j := &job{env: env, many: c.Bool("many"), jobs: c.Int("j")}
+	if c.Bool("d") && c.Bool("D") {
+		env.Errorf("-d writes only the PKCS#7 signature and -D only the block to append: give one of them")
+		return u.usage(env)
+	}
+	for _, a := range args {
+		if a == "" {
+			env.Errorf("an empty argument is not a file name")
+			return u.usage(env)
+		}
+	}
 	switch {
 	case c.Bool("d"):
 		j.opts.Output = signing.PKCS7Only
@@ -178,7 +196,7 @@ func sign(c *cli.Context, env *tool.Env, u *usager) error {
 		return tool.Exit(1)
 	}
 	if rawPath != "" {
-		raw, err := os.ReadFile(rawPath)
+		raw, err := kernel.ReadFile(rawPath, maxCredSize)
 		if err != nil {
 			env.Errorf("%v", err)
 			return tool.Exit(1)
@@ -187,10 +205,33 @@ func sign(c *cli.Context, env *tool.Env, u *usager) error {
 	} else if j.opts.Signer, err = j.signer(cert, hash, c.Bool("k")); err != nil {
 		return err
 	}
+	// SIGINT and SIGTERM stop a batch between modules: each module is
+	// written whole or not at all, and the exit status is the shell's.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, kernel.Interrupts...)
+	defer signal.Stop(sigs)
+	var caught atomic.Value
+	go func() {
+		select {
+		case sig := <-sigs:
+			caught.Store(sig)
+			cancel(fmt.Errorf("%s", kernel.SignalName(sig)))
+		case <-ctx.Done():
+		}
+	}()
+	j.ctx = ctx
+	var err2 error
 	if single {
-		return j.signOne()
+		err2 = j.signOne()
+	} else {
+		err2 = j.signMany()
 	}
-	return j.signMany()
+	if sig, ok := caught.Load().(os.Signal); ok {
+		return tool.Exit(kernel.SignalStatus(sig))
+	}
+	return err2
 }
 
 // single reports whether the arguments name one module (and maybe a
@@ -218,8 +259,12 @@ func (j *job) single() (bool, error) {
 	return true, nil
 }
 
+// maxCredSize caps a key, certificate or raw signature file: the largest
+// of them (an RSA-16384 key in PEM) is about 13 KB.
+const maxCredSize = 1 << 20
+
 func readCert(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := kernel.ReadFile(path, maxCredSize)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +276,7 @@ func readCert(path string) (*x509.Certificate, error) {
 }
 
 func (j *job) signer(cert *x509.Certificate, hash crypto.Hash, bySKID bool) (*cms.Signer, error) {
-	data, err := os.ReadFile(j.keyPath)
+	data, err := kernel.ReadFile(j.keyPath, maxCredSize)
 	if err != nil {
 		j.env.Errorf("%v", err)
 		return nil, tool.Exit(1)
@@ -252,9 +297,18 @@ func (j *job) signer(cert *x509.Certificate, hash crypto.Hash, bySKID bool) (*cm
 	return s, nil
 }
 
+// clean removes what an interrupted run left in the directories of paths,
+// and says so.
+func (j *job) clean(paths ...string) {
+	if removed := signing.Clean(signing.Dirs(paths...)); len(removed) > 0 {
+		j.env.Infof("note: removed %d temporary files left by an interrupted run (such as %s)", len(removed), removed[0])
+	}
+}
+
 func (j *job) signOne() error {
+	j.clean(j.modules[0], j.opts.Dest)
 	res, err := signing.File(j.modules[0], j.opts)
-	if res.Replaced {
+	if err == nil && res.Replaced {
 		j.env.Infof("note: %s was already signed; its old signature was replaced (--append keeps it)", res.Path)
 	}
 	if err != nil {
@@ -288,20 +342,26 @@ func (j *job) signMany() error {
 		j.env.Errorf("no modules (*.ko files) in %s", strings.Join(j.modules, " "))
 		return tool.Exit(1)
 	}
+	j.clean(modules...)
 	bar := newProgress(j.env.Stderr, len(modules))
 	start := time.Now()
-	results := signing.Tree(modules, j.opts, j.jobs, bar.update)
+	results := signing.TreeContext(j.ctx, modules, j.opts, j.jobs, bar.update)
 	bar.finish()
 	replaced := 0
 	for _, r := range results {
 		if r.Replaced && r.Err == nil {
 			replaced++
 		}
-		if r.Err != nil {
+		if r.Err != nil && !errors.Is(r.Err, signing.ErrInterrupted) {
 			j.env.Errorf("%v", r.Err)
 		}
 	}
 	failed := signing.Failed(results)
+	if skipped := signing.Interrupted(results); skipped > 0 {
+		j.env.Infof("interrupted by %v: signed %d of %d modules in %.2fs (%d had a signature that was replaced), %d failed, %d not started",
+			context.Cause(j.ctx), len(modules)-failed, len(modules), time.Since(start).Seconds(), replaced, failed-skipped, skipped)
+		return tool.Exit(1)
+	}
 	j.env.Infof("signed %d of %d modules in %.2fs (%d had a signature that was replaced), %d failed",
 		len(modules)-failed, len(modules), time.Since(start).Seconds(), replaced, failed)
 	if failed > 0 {
@@ -381,9 +441,21 @@ func verify(c *cli.Context, env *tool.Env, u *usager) error {
 		return tool.Exit(1)
 	}
 	modules = append(modules, compressed...)
+	var files modfile.Config
+	if v := c.String(tool.ImageLimitFlag); v != "" {
+		if files.MaxSize, err = tool.ParseSize(v); err != nil {
+			env.Errorf("--%s: %v", tool.ImageLimitFlag, err)
+			return u.usage(env)
+		}
+	}
+	rules, err := verifyRules(c.String("kernel-release"))
+	if err != nil {
+		env.Errorf("verify: %v", err)
+		return u.usage(env)
+	}
 	bad := 0
 	for _, m := range modules {
-		line, ok := verifyOne(m, certs)
+		line, ok := verifyOne(files, m, certs, rules)
 		fmt.Fprintf(env.Stdout, "%s: %s\n", m, line)
 		if !ok {
 			bad++
@@ -395,35 +467,75 @@ func verify(c *cli.Context, env *tool.Env, u *usager) error {
 	return nil
 }
 
-// verifyOne checks one module (compressed ones are decompressed first, as
-// the kernel does) and describes the outcome.
-func verifyOne(path string, certs []*x509.Certificate) (string, bool) {
-	f, err := modfile.Open(path)
+// verifyRules are the kernel rules verify answers for: release's (its
+// parser's rules; which hashes it has is then unknown, unless it is the
+// running kernel), or the running kernel's, whose /proc/crypto and
+// modules.alias say which hashes it has.
+func verifyRules(release string) (cms.Rules, error) {
+	running, _ := kernel.Release()
+	var rules cms.Rules
+	if release == "" {
+		release = running
+	}
+	if release != "" {
+		rel, err := modsig.ParseRelease(release)
+		if err != nil {
+			return rules, err
+		}
+		rules.Release = rel
+	}
+	if release != "" && release == running {
+		if f, err := os.Open("/proc/crypto"); err == nil {
+			db := moddb.Open("", running)
+			inModule := func(name string) bool {
+				mods, err := db.Alias("crypto-" + name)
+				return err == nil && len(mods) > 0
+			}
+			rules.Digest, _ = cms.ProcCrypto(f, inModule)
+			f.Close()
+			return rules, nil
+		}
+	}
+	rules.Digest = func(string) cms.Availability { return cms.Unknown }
+	return rules, nil
+}
+
+// verifyOne checks one module as the kernel does (compressed ones are
+// decompressed first, as the kernel does) and describes the outcome: ok,
+// or why not, naming the kernel's rule and errno.
+func verifyOne(files modfile.Config, path string, certs []*x509.Certificate, rules cms.Rules) (string, bool) {
+	f, err := files.Open(path)
 	if err != nil {
 		return fmt.Sprintf("error: %v", err), false
 	}
 	defer f.Close()
-	image, err := f.Image()
+	image, err := f.Bytes()
 	if err != nil {
 		return fmt.Sprintf("error: %s: %v", path, err), false
 	}
-	sig, cert, err := cms.Verify(image, certs)
+	res := cms.Check(image, certs, rules)
+	depends := ""
+	if len(res.Depends) > 0 {
+		depends = "; the verdict assumes " + strings.Join(res.Depends, " and ")
+	}
+	err = res.Err
+	var re *modsig.RuleError
+	errors.As(err, &re)
 	switch {
 	case err == nil:
-		return fmt.Sprintf("ok (signer %q, %s %s, certificate %q)", signerName(sig), sig.KeyAlgo, sig.HashAlgo, cert.Subject.CommonName), true
+		s := res.Message.Signers[res.Signer]
+		who := fmt.Sprintf("%q", res.Cert.Issuer.CommonName)
+		if s.ID.SKID != nil {
+			who = fmt.Sprintf("key id %x", s.ID.SKID)
+		}
+		if n := len(res.Message.Signers); n > 1 {
+			who += fmt.Sprintf(" (%d of %d)", res.Signer+1, n)
+		}
+		return fmt.Sprintf("ok (signer %s, %s %s, certificate %q)%s", who, s.KeyAlgo, s.HashName, res.Cert.Subject.CommonName, depends), true
 	case errors.Is(err, cms.ErrNotSigned):
-		return "not signed", false
+		return "not signed (" + re.Error() + ")", false
 	case errors.Is(err, cms.ErrUnknownSigner):
-		return fmt.Sprintf("unknown signer (%s)", strings.TrimPrefix(err.Error(), cms.ErrUnknownSigner.Error()+": ")), false
-	case errors.Is(err, cms.ErrBadSignature), errors.Is(err, modsig.ErrMalformed):
-		return fmt.Sprintf("bad signature (%v)", err), false
+		return fmt.Sprintf("unknown signer (%v)%s", re, depends), false
 	}
-	return fmt.Sprintf("error: %v", err), false
-}
-
-func signerName(sig *modsig.Signature) string {
-	if sig.BySKID {
-		return fmt.Sprintf("key id %x", sig.KeyID)
-	}
-	return sig.Signer
+	return fmt.Sprintf("bad signature (%v)%s", re, depends), false
 }

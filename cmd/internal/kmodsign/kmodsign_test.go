@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,6 +135,9 @@ func TestUsage(t *testing.T) {
 		{"help", []string{"-h"}, 0, `(?s)^Usage: gokmodsign.*verify checks`},
 		{"version", []string{"-V"}, 0, `^gokmodsign: gokmod version`},
 		{"verify without module", []string{"verify", "--cert", "c"}, 2, `no module given`},
+		{"-d with -D", []string{"-d", "-D", "sha256", "k", "c", "m"}, 2, `give one of them\nUsage:`},
+		{"empty destination", []string{"sha256", "k", "c", "m", ""}, 2, `empty argument is not a file name\nUsage:`},
+		{"empty module", []string{"sha256", "k", "c", ""}, 2, `empty argument is not a file name\nUsage:`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,16 +280,16 @@ func TestTreeAndVerify(t *testing.T) {
 	write(t, mods[2], module)
 	code, stdout, _ = run(t, "verify", "--cert", certPath, mods[0], mods[1], mods[2], mods[3])
 	want := []string{
-		mods[0] + `: bad signature \(bad signature: crypto/rsa: verification error\)`,
-		mods[1] + `: bad signature \(bad signature: crypto/rsa: verification error\)`,
-		mods[2] + `: not signed`,
+		mods[0] + `: bad signature \(pkcs7_trust.verify: signer 1, trusted certificate "gokmod test key": RSA sha256 signature does not verify \(kernel: EKEYREJECTED\)\)`,
+		mods[1] + `: bad signature \(pkcs7_trust.verify: .*\(kernel: EKEYREJECTED\)\)`,
+		mods[2] + `: not signed \(signing.marker: .*\(kernel: ENODATA, EKEYREJECTED under enforcement\)\)`,
 		mods[3] + `: ok `,
 	}
 	if code != 1 || !regexp.MustCompile(strings.Join(want, ".*\n")).MatchString(stdout) {
 		t.Errorf("verify of tampered modules = %d:\n%s\nwant 1 and lines matching\n%s", code, stdout, strings.Join(want, "\n"))
 	}
 	code, stdout, _ = run(t, "verify", "--cert", otherC, mods[3])
-	if code != 1 || !strings.Contains(stdout, mods[3]+`: unknown signer (no certificate has issuer "gokmod test key" and serial 8f0102030405060708)`) {
+	if code != 1 || !strings.Contains(stdout, mods[3]+`: unknown signer (pkcs7_trust.no_key: no signer's key is among the trusted certificates (signer 1: serial 8f0102030405060708) (kernel: ENOKEY, EKEYREJECTED under enforcement))`) {
 		t.Errorf("verify with the wrong certificate = %d, %q", code, stdout)
 	}
 
@@ -387,5 +391,100 @@ func TestCompressedModules(t *testing.T) {
 	code, stdout, _ := run(t, "verify", "--cert", certPath, dir)
 	if code != 0 || !strings.Contains(stdout, zst+": ok") || !strings.Contains(stdout, mod+": ok") {
 		t.Errorf("verify of a tree with a compressed module = %d, %q", code, stdout)
+	}
+}
+
+// New files honour the umask, as sign-file's do; an existing destination
+// keeps its mode.
+func TestUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	src := write(t, filepath.Join(dir, "src.ko"), module)
+	dst := filepath.Join(dir, "new.ko")
+	if code, _, stderr := run(t, "-p", "sha256", keyPath, certPath, src, dst); code != 0 {
+		t.Fatalf("gokmodsign -p = %d, %s", code, stderr)
+	}
+	for _, p := range []string{dst, src + ".p7s"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s: mode %o under umask 077, want 600", filepath.Base(p), got)
+		}
+	}
+	if err := os.Chmod(dst, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "sha256", keyPath, certPath, dst); code != 0 {
+		t.Fatalf("gokmodsign (in place) = %d, %s", code, stderr)
+	}
+	if fi, _ := os.Stat(dst); fi.Mode().Perm() != 0o640 {
+		t.Errorf("re-signed in place: mode %o, want the module's 640", fi.Mode().Perm())
+	}
+}
+
+// The note about a replaced signature comes only when a re-signed module
+// was written.
+func TestReplacedNote(t *testing.T) {
+	dir := t.TempDir()
+	m := write(t, filepath.Join(dir, "m.ko"), module)
+	if code, _, stderr := run(t, "sha256", keyPath, certPath, m); code != 0 {
+		t.Fatalf("first signature: %d, %s", code, stderr)
+	}
+	const note = "old signature was replaced"
+	tests := []struct {
+		name string
+		args []string
+		code int
+		note bool
+	}{
+		{"-d", []string{"-d", "sha256", keyPath, certPath, m}, 0, false},
+		{"-D", []string{"-D", "sha256", keyPath, certPath, m}, 0, false},
+		{"unwritable destination", []string{"sha256", keyPath, certPath, m, filepath.Join(dir, "missing", "m.ko")}, 1, false},
+		{"re-signed", []string{"sha256", keyPath, certPath, m}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := run(t, tt.args...)
+			if code != tt.code || strings.Contains(stderr, note) != tt.note {
+				t.Errorf("gokmodsign %q = %d, stderr %q; want %d, note %v", tt.args, code, stderr, tt.code, tt.note)
+			}
+		})
+	}
+}
+
+// Keys, certificates, raw signatures and modules must be regular files:
+// a device or a FIFO fails at once with one line, never blocks or grows.
+func TestNotRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := write(t, filepath.Join(dir, "m.ko"), module)
+	for _, args := range [][]string{
+		{"sha256", "/dev/zero", certPath, m},
+		{"sha256", fifo, certPath, m},
+		{"sha256", keyPath, fifo, m},
+		{"sha256", keyPath, certPath, fifo},
+		{"-s", fifo, "sha256", certPath, m},
+		{"verify", "--cert", fifo, m},
+		{"verify", "--cert", certPath, fifo},
+	} {
+		done := make(chan struct{})
+		var code int
+		var stdout, stderr string
+		go func() { code, stdout, stderr = run(t, args...); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("gokmodsign %q blocked", args)
+		}
+		out := stdout + stderr
+		if code != 1 || !strings.Contains(out, "not a regular file") || strings.Count(out, "\n") != 1 {
+			t.Errorf("gokmodsign %q = %d, %q; want 1 and one line saying it is not a regular file", args, code, out)
+		}
 	}
 }

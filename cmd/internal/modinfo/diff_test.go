@@ -378,9 +378,11 @@ func TestDiffUsage(t *testing.T) {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			// gokmod's help documents --json (see README).
 			o.stdout = strings.Replace(o.stdout, "\t    --json                  Print every field of each module as JSON\n", "", 1)
+			o.stdout = strings.Replace(o.stdout, "\t    --image-limit=SIZE      Read modules of up to SIZE bytes decompressed (default 128M)\n", "", 1)
 		}
 		if len(args) > 2 && args[2] == "-h" {
 			o.stdout = strings.Replace(o.stdout, "\t    --json                  Print every field of each module as JSON\n", "", 1)
+			o.stdout = strings.Replace(o.stdout, "\t    --image-limit=SIZE      Read modules of up to SIZE bytes decompressed (default 128M)\n", "", 1)
 		}
 		if k != o {
 			t.Errorf("modinfo %q:\n%s", args, diffResults(k, o))

@@ -1,6 +1,7 @@
 package modinfo
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -32,7 +33,7 @@ type jsonSignature struct {
 	BySKID   bool   `json:"sig_key_is_skid"`
 	HashAlgo string `json:"sig_hashalgo"`
 	KeyAlgo  string `json:"sig_keyalgo"`
-	Value    string `json:"signature"`
+	Value    string `json:"signature"` // lower-case hex, unwrapped
 }
 
 // orderedInfo marshals .modinfo strings as an object in section order: a
@@ -88,7 +89,7 @@ func (c *cmd) showJSON(m module) error {
 			BySKID:   sig.BySKID,
 			HashAlgo: sig.HashAlgo,
 			KeyAlgo:  sig.KeyAlgo,
-			Value:    hexString(sig.Value),
+			Value:    hex.EncodeToString(sig.Value), // plain: no display wrapping
 		}
 	}
 	if sigErr != nil {

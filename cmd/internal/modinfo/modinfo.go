@@ -12,6 +12,7 @@ import (
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/moddb"
 	"github.com/gokmod/gokmod/pkg/modfile"
+	"github.com/gokmod/gokmod/pkg/modprobe"
 	"github.com/gokmod/gokmod/pkg/modsig"
 )
 
@@ -35,6 +36,7 @@ var options = []getopt.Option{
 	{Long: "version", Short: 'V'},
 	{Long: "help", Short: 'h'},
 	{Long: "json"},
+	{Long: "image-limit", Arg: true},
 }
 
 const helpText = `Usage:
@@ -51,6 +53,7 @@ Options:
 	-k, --set-version=VERSION   Use VERSION instead of ` + "`uname -r`" + `
 	-b, --basedir=DIR           Use DIR as filesystem root for /lib/modules
 	    --json                  Print every field of each module as JSON
+	    --image-limit=SIZE      Read modules of up to SIZE bytes decompressed (default 128M)
 	-V, --version               Show version
 	-h, --help                  Show this help
 `
@@ -63,9 +66,10 @@ type cmd struct {
 	fields  []string // -F and friends, in order; empty: everything
 	json    bool
 	modname bool
-	db      *moddb.DB
+	db      *modprobe.Prober
 	openDB  func() error // sets db
 	jsonN   int          // modules printed as JSON so far
+	files   modfile.Config
 }
 
 // Main runs modinfo with env and returns its exit status.
@@ -112,8 +116,18 @@ func Main(env *tool.Env) int {
 		case 'V':
 			fmt.Fprintf(c.out, "%s\n%s\n", Version, features)
 			return 0
-		case 0: // --json
-			c.json = true
+		case 0:
+			switch p.Opt.Long {
+			case "json":
+				c.json = true
+			case "image-limit":
+				n, err := tool.ParseSize(p.Val)
+				if err != nil {
+					c.errorf("--image-limit: %v", err)
+					return 1
+				}
+				c.files.MaxSize = n
+			}
 		}
 	}
 	if errMsg != "" {
@@ -140,7 +154,12 @@ func Main(env *tool.Env) int {
 			}
 			kver = rel
 		}
-		c.db = moddb.Open(root, kver)
+		db, err := modprobe.New(modprobe.Options{Root: root, KernelRelease: kver})
+		if err != nil {
+			c.errorf("kmod_new() failed!")
+			return err
+		}
+		c.db = db
 		return nil
 	}
 
@@ -230,47 +249,21 @@ type module struct {
 }
 
 func (c *cmd) nameDo(name string) error {
-	mods, err := c.lookupName(name)
-	if err != nil || len(mods) == 0 {
+	m, err := c.db.LookupName(name)
+	if err != nil || m == nil {
 		c.errorf("Module name %s not found.", name)
 		return errNotFound
 	}
-	return c.show(mods[0])
+	return c.show(module{name: m.Name, path: m.Path})
 }
 
 var errNotFound = errors.New("not found")
 
-// lookupName finds a module by name (up to its first '.', '-' read as
-// '_'): modules.dep, then modules.builtin.
-func (c *cmd) lookupName(name string) ([]module, error) {
-	name = moddb.ModuleName(name)
-	m, err := c.db.Lookup(name)
-	if err == nil {
-		return []module{{name: m.Name, path: m.Path}}, nil
-	}
-	if !ignorable(err) {
-		return nil, err
-	}
-	b, err := c.db.IsBuiltin(name)
-	if err != nil && !ignorable(err) {
-		return nil, err
-	}
-	if b {
-		return []module{{name: moddb.Normalize(name)}}, nil
-	}
-	return nil, nil
-}
-
-// ignorable errors mean "no match here": kmod goes on with the next index.
-func ignorable(err error) bool {
-	return errors.Is(err, moddb.ErrNotFound) || errors.Is(err, fs.ErrNotExist)
-}
-
 func (c *cmd) aliasDo(arg string) error {
-	mods, err := c.lookupAlias(arg)
+	mods, err := c.db.Lookup(arg)
 	if err != nil {
 		c.errorf("Module alias %s not found.", arg)
-		if !errors.Is(err, moddb.ErrBadAlias) {
+		if !errors.Is(err, modprobe.ErrBadAlias) {
 			c.env.Hintf("%v", err)
 		}
 		return err
@@ -281,68 +274,13 @@ func (c *cmd) aliasDo(arg string) error {
 	}
 	var last error
 	for _, m := range mods {
-		if err := c.show(m); err != nil {
+		// A module modules.dep does not list is shown as built-in, as
+		// kmod shows it.
+		if err := c.show(module{name: m.Name, path: m.Path}); err != nil {
 			last = err
 		}
 	}
 	return last
-}
-
-// lookupAlias resolves arg as kmod_module_new_from_lookup does without
-// configuration files: module name (modules.dep), symbol:NAME
-// (modules.symbols), modules.alias, aliases of built-in modules, then
-// built-in module names; the first step with an answer wins.
-func (c *cmd) lookupAlias(arg string) ([]module, error) {
-	alias, err := moddb.NormalizeAlias(arg)
-	if err != nil {
-		return nil, err
-	}
-	if m, err := c.db.Lookup(alias); err == nil {
-		return []module{{name: m.Name, path: m.Path}}, nil
-	} else if !ignorable(err) {
-		return nil, err
-	}
-	if sym, ok := strings.CutPrefix(alias, "symbol:"); ok {
-		names, err := c.db.Symbol(sym)
-		if err != nil && !ignorable(err) {
-			return nil, err
-		}
-		if len(names) > 0 {
-			return c.resolve(names), nil
-		}
-	}
-	for _, step := range []func(string) ([]string, error){c.db.Alias, c.db.BuiltinAlias} {
-		names, err := step(alias)
-		if err != nil && !ignorable(err) {
-			return nil, err
-		}
-		if len(names) > 0 {
-			return c.resolve(names), nil
-		}
-	}
-	b, err := c.db.IsBuiltin(alias)
-	if err != nil && !ignorable(err) {
-		return nil, err
-	}
-	if b {
-		return []module{{name: alias}}, nil
-	}
-	return nil, nil
-}
-
-// resolve finds the files of module names; a module modules.dep does not
-// list is shown as built-in, as kmod does.
-func (c *cmd) resolve(names []string) []module {
-	var mods []module
-	for _, n := range names {
-		m, err := c.db.Lookup(n)
-		if err != nil {
-			mods = append(mods, module{name: moddb.Normalize(n)})
-			continue
-		}
-		mods = append(mods, module{name: m.Name, path: m.Path})
-	}
-	return mods
 }
 
 // entry is one line of modinfo's list: a .modinfo string or a signature field.
@@ -360,7 +298,7 @@ func (c *cmd) load(m module) (list []entry, sig *modsig.Signature, sigErr error,
 		}
 		return info, nil, nil, nil
 	}
-	f, err := modfile.Open(m.path)
+	f, err := c.files.Open(m.path)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -102,3 +102,39 @@ func read(t *testing.T, f *elf.File) []section {
 	}
 	return got
 }
+
+func TestSymtabRela(t *testing.T) {
+	symtab, strtab := modfiletest.Symtab([]modfiletest.Sym{
+		{Name: "f", Info: elf.ST_INFO(elf.STB_GLOBAL, elf.STT_FUNC), Section: 1, Value: 4, Size: 8},
+		{Name: "ext", Info: elf.ST_INFO(elf.STB_GLOBAL, elf.STT_NOTYPE)},
+	})
+	rela := modfiletest.RelaData([]modfiletest.Rela{{Offset: 1, Sym: 2, Type: elf.R_X86_64_PLT32, Addend: -4}})
+	img := modfiletest.ELF(true, binary.LittleEndian, elf.EM_X86_64, []modfiletest.Section{
+		{Name: ".text", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC | elf.SHF_EXECINSTR, Data: make([]byte, 16)},
+		{Name: ".rela.text", Type: elf.SHT_RELA, Link: 3, Info: 1, Entsize: 24, Data: rela},
+		{Name: ".symtab", Type: elf.SHT_SYMTAB, Link: 4, Info: 1, Entsize: 24, Data: symtab},
+		{Name: ".strtab", Type: elf.SHT_STRTAB, Data: strtab},
+	})
+	f, err := elf.NewFile(bytes.NewReader(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []elf.Symbol{
+		{Name: "f", Info: elf.ST_INFO(elf.STB_GLOBAL, elf.STT_FUNC), Section: 1, Value: 4, Size: 8},
+		{Name: "ext", Info: elf.ST_INFO(elf.STB_GLOBAL, elf.STT_NOTYPE)},
+	}
+	if diff := cmp.Diff(want, syms); diff != "" {
+		t.Errorf("Symbols() mismatch (-want +got):\n%s", diff)
+	}
+	rd, err := f.Sections[2].Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off, info, add := binary.LittleEndian.Uint64(rd), binary.LittleEndian.Uint64(rd[8:]), int64(binary.LittleEndian.Uint64(rd[16:])); off != 1 || info != 2<<32|uint64(elf.R_X86_64_PLT32) || add != -4 {
+		t.Errorf("RelaData = offset %d info %#x addend %d, want 1 %#x -4", off, info, add, 2<<32|uint64(elf.R_X86_64_PLT32))
+	}
+}

@@ -133,6 +133,10 @@ func FuzzVerify(f *testing.F) {
 		if err == nil && (sig == nil || signer != cert) {
 			t.Fatalf("Verify succeeded without a signature and its certificate")
 		}
+		var re *modsig.RuleError
+		if err != nil && !errors.As(err, &re) {
+			t.Fatalf("Verify error %v names no kernel rule", err)
+		}
 		if err != nil && !errors.Is(err, ErrNotSigned) && !errors.Is(err, modsig.ErrMalformed) &&
 			!errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrUnknownSigner) {
 			t.Fatalf("Verify error %v wraps none of the sentinels", err)

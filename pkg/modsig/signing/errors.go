@@ -15,4 +15,7 @@ var (
 	ErrRawSignature = errors.New("unusable raw signature")
 	// ErrOptions reports options that do not go together.
 	ErrOptions = errors.New("invalid options")
+	// ErrInterrupted reports a module that TreeContext did not start
+	// because its context was done.
+	ErrInterrupted = errors.New("not signed: interrupted")
 )

@@ -2,7 +2,9 @@ package signing
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gokmod/gokmod/pkg/compression"
+	"github.com/gokmod/gokmod/pkg/kernel"
 	"github.com/gokmod/gokmod/pkg/modfile"
 	"github.com/gokmod/gokmod/pkg/modsig"
 	"github.com/gokmod/gokmod/pkg/modsig/cms"
@@ -56,7 +59,7 @@ type Options struct {
 // Result is what File did.
 type Result struct {
 	Path     string   // the module
-	Replaced bool     // an existing signature was removed before signing
+	Replaced bool     // the module written carries a new signature in place of its old one
 	Wrote    []string // the files written, in order
 	Err      error    // for Tree: why this module was not signed
 }
@@ -73,7 +76,7 @@ func File(path string, opts Options) (Result, error) {
 var buffers sync.Pool
 
 func readModule(path string) (data []byte, mode fs.FileMode, release func(), err error) {
-	f, err := os.Open(path)
+	f, _, err := kernel.OpenRegular(path)
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -81,9 +84,6 @@ func readModule(path string) (data []byte, mode fs.FileMode, release func(), err
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, 0, nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, 0, nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	if fi.Size() > modfile.MaxSize {
 		return nil, 0, nil, fmt.Errorf("%s: %d bytes: %w", path, fi.Size(), compression.ErrTooLarge)
@@ -119,7 +119,6 @@ func signFile(path string, opts Options, ds *dirSyncer) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
-	res.Replaced = replaced
 
 	var p7 []byte
 	if opts.Signer != nil {
@@ -159,7 +158,11 @@ func signFile(path string, opts Options, ds *dirSyncer) (Result, error) {
 	if dst == "" {
 		dst = path
 	}
-	return res, write(dst, mode, content, block)
+	if err := write(dst, mode, content, block); err != nil {
+		return res, err
+	}
+	res.Replaced = replaced
+	return res, nil
 }
 
 // prepare checks the module and returns the content to sign: without its
@@ -249,6 +252,13 @@ func Modules(paths []string) (modules, compressed []string, err error) {
 // module with the number done so far; it may be called concurrently. The
 // results are in the order of modules.
 func Tree(modules []string, opts Options, jobs int, progress func(done int)) []Result {
+	return TreeContext(context.Background(), modules, opts, jobs, progress)
+}
+
+// TreeContext is Tree that stops when ctx is done: the modules being
+// signed are finished (each is written whole or not at all), no other is
+// started, and their results carry an error wrapping ErrInterrupted.
+func TreeContext(ctx context.Context, modules []string, opts Options, jobs int, progress func(done int)) []Result {
 	if jobs <= 0 {
 		jobs = 4 * runtime.GOMAXPROCS(0)
 	}
@@ -272,6 +282,10 @@ func Tree(modules []string, opts Options, jobs int, progress func(done int)) []R
 				if i >= len(modules) {
 					return
 				}
+				if err := ctx.Err(); err != nil {
+					results[i] = Result{Path: modules[i], Err: fmt.Errorf("%s: %w: %w", modules[i], ErrInterrupted, context.Cause(ctx))}
+					continue
+				}
 				res, err := signFile(modules[i], opts, ds)
 				res.Err = err
 				results[i] = res
@@ -283,6 +297,34 @@ func Tree(modules []string, opts Options, jobs int, progress func(done int)) []R
 	}
 	wg.Wait()
 	return results
+}
+
+// Interrupted counts the results of modules that TreeContext did not start.
+func Interrupted(results []Result) int {
+	n := 0
+	for _, r := range results {
+		if errors.Is(r.Err, ErrInterrupted) {
+			n++
+		}
+	}
+	return n
+}
+
+// Dirs returns the directories that paths are in, each once, for Clean.
+func Dirs(paths ...string) []string {
+	var dirs []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		d := filepath.Dir(p)
+		if !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // Failed counts the results with an error.

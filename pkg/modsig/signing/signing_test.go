@@ -276,26 +276,26 @@ func noModinfo() []byte {
 
 // failingFile fails its Write after limit bytes, or its Sync.
 type failingFile struct {
-	*os.File
+	tempFile
 	limit    int
 	failSync bool
 }
 
 func (f *failingFile) Write(p []byte) (int, error) {
 	if len(p) > f.limit {
-		n, _ := f.File.Write(p[:f.limit])
+		n, _ := f.tempFile.Write(p[:f.limit])
 		f.limit = 0
 		return n, errors.New("no space left on device (simulated)")
 	}
 	f.limit -= len(p)
-	return f.File.Write(p)
+	return f.tempFile.Write(p)
 }
 
 func (f *failingFile) Sync() error {
 	if f.failSync {
 		return errors.New("input/output error (simulated)")
 	}
-	return f.File.Sync()
+	return f.tempFile.Sync()
 }
 
 // TestFileInterruptedWrite: a write that fails half way, or an fsync that
@@ -307,13 +307,13 @@ func TestFileInterruptedWrite(t *testing.T) {
 		t.Run(fmt.Sprintf("limit %d sync %v", tt.limit, tt.failSync), func(t *testing.T) {
 			saved := createTemp
 			t.Cleanup(func() { createTemp = saved })
-			createTemp = func(dir, pattern string) (tempFile, error) {
-				f, err := os.CreateTemp(dir, pattern)
+			createTemp = func(dir, tmp string, mode fs.FileMode) (tempFile, error) {
+				f, err := saved(dir, tmp, mode)
 				if err != nil {
 					return nil, err
 				}
 				ff := tt
-				ff.File = f
+				ff.tempFile = f
 				return &ff, nil
 			}
 			dir := t.TempDir()
