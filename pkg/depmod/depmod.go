@@ -18,7 +18,7 @@ import (
 type Options struct {
 	BaseDir     string   // -b: the tree holding lib/modules/<KVer>; "" is /
 	OutDir      string   // -o: where lib/modules/<KVer> is written; "" is BaseDir
-	KVer        string   // the kernel version (uname -r when empty)
+	KVer        string   // the kernel version (the command passes uname -r when none is given)
 	ConfigPaths []string // -C; nil means DefaultConfigPaths
 	Symvers     string   // -E: Module.symvers, checks symbol versions
 	SystemMap   string   // -F: System.map
@@ -141,7 +141,7 @@ type run struct {
 // Build reads the module tree and renders every index in memory.
 func Build(o Options) (*Result, error) {
 	if o.KVer == "" {
-		o.KVer = Uname()
+		return nil, fmt.Errorf("no kernel version: %w", ErrVersion)
 	}
 	r := &run{o: &o, log: &logger{fn: o.Log, verbose: o.Verbose}, dir: o.Dir(),
 		mods: map[string]*Module{}, syms: map[string]*symbol{}}
@@ -178,17 +178,6 @@ func Build(o Options) (*Result, error) {
 	res := &Result{Dir: r.dir, OutDir: o.OutputDir(), Modules: mods, Warnings: r.pending}
 	res.Files = r.render(mods)
 	return res, nil
-}
-
-func utsString(b []int8) string {
-	var s []byte
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s = append(s, byte(c))
-	}
-	return string(s)
 }
 
 // addSymbol records a symbol as kmod's hash_add does: a later one of the
@@ -579,14 +568,4 @@ func (r *run) reportCycles(mods []*Module, users []int) {
 		}
 	}
 	r.log.errorf("Found %d modules in dependency cycles!", len(inLoop))
-}
-
-// Uname is the running kernel's release, the version depmod indexes when
-// none is given.
-func Uname() string {
-	var u syscall.Utsname
-	if err := syscall.Uname(&u); err != nil {
-		return ""
-	}
-	return utsString(u.Release[:])
 }

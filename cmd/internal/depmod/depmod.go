@@ -13,6 +13,7 @@ import (
 	"github.com/gokmod/gokmod/cmd/internal/getopt"
 	"github.com/gokmod/gokmod/cmd/internal/tool"
 	"github.com/gokmod/gokmod/pkg/depmod"
+	"github.com/gokmod/gokmod/pkg/kernel"
 )
 
 // Version is what -V prints on its first line.
@@ -174,14 +175,19 @@ func Main(env *tool.Env) int {
 	if !all && len(operands) > 0 {
 		o.Modules = operands
 	}
+	if o.KVer == "" {
+		rel, err := kernel.Release()
+		if err != nil {
+			logf(depmod.LevelFatal, "uname() failed: "+err.Error())
+			return 1
+		}
+		o.KVer = rel
+	}
 	if quick {
 		if o.DryRun {
 			return 0
 		}
 		o.Modules = nil
-		if o.KVer == "" {
-			o.KVer = depmod.Uname()
-		}
 		if depmod.UpToDate(o.Dir(), logf) {
 			return 0
 		}
