@@ -4,7 +4,8 @@ package tests
 // in the same guest. The guest's /lib/modules/$(uname -r) holds a subset
 // of the flavour's own module tree (btrfs and its dependencies, the FAT
 // family, the NLS tables; .ko.xz on debian612) plus the test companions
-// under extra/, with indexes kmod's depmod wrote (vm/modtree.go). The
+// under extra/, with indexes kmod's depmod wrote (vm/modtree.go) and
+// godepmod rewrote in the guest, byte for byte the same (depmod_test.go). The
 // secure flavour, a tinyconfig kernel, has only the companions.
 
 import (
@@ -41,6 +42,7 @@ func newProbeBedB(t testing.TB) *probeBed {
 	if _, err := os.Stat(dir + "/modules.dep"); err != nil {
 		t.Skipf("no module tree in %s (run in the VM test bed)", dir)
 	}
+	godepmodIndexes(t, b) // the indexes the tests read are godepmod's (depmod_test.go)
 	return &probeBed{bed: b, ours: b.tool("gomodprobe", "modprobe"), kmod: b.tool("", "modprobe"), dir: dir}
 }
 
