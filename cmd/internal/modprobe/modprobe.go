@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gokmod/gokmod/cmd/internal/explain"
@@ -569,7 +568,7 @@ func (c *cmd) showConfig(p *modprobe.Prober) error {
 
 func (c *cmd) showModversions(filename string, exports bool) error {
 	f, err := modfile.Open(filename)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, kernel.ENOTDIR) {
 		return c.log("Module %s not found.\n", filename)
 	}
 	what := "modversions"
@@ -577,18 +576,18 @@ func (c *cmd) showModversions(filename string, exports bool) error {
 		what = "symbols"
 	}
 	if err != nil {
-		return c.log("could not get %s of %s: %s\n", what, filename, kernel.Message(errnoOf(err)))
+		return c.log("could not get %s of %s: %s\n", what, filename, errText(err))
 	}
 	defer f.Close()
 	if exports {
 		// kmod reads the names from __ksymtab_strings: without it, it
 		// has no symbols to show.
 		if _, ok := f.Section("__ksymtab_strings"); !ok {
-			return c.log("could not get %s of %s: %s\n", what, filename, kernel.Message(syscall.ENOENT))
+			return c.log("could not get %s of %s: %s\n", what, filename, kernel.Message(kernel.ENOENT))
 		}
 		syms, err := f.ExportedSymbols()
 		if err != nil {
-			return c.log("could not get %s of %s: %s\n", what, filename, kernel.Message(errnoOf(err)))
+			return c.log("could not get %s of %s: %s\n", what, filename, errText(err))
 		}
 		for _, s := range syms {
 			fmt.Fprintf(c.out, "0x%08x\t%s\n", s.CRC, s.Name)
@@ -597,7 +596,7 @@ func (c *cmd) showModversions(filename string, exports bool) error {
 	}
 	vers, err := f.Versions()
 	if err != nil {
-		return c.log("could not get %s of %s: %s\n", what, filename, kernel.Message(errnoOf(err)))
+		return c.log("could not get %s of %s: %s\n", what, filename, errText(err))
 	}
 	for _, v := range vers {
 		fmt.Fprintf(c.out, "0x%08x\t%s\n", v.CRC, v.Name)
@@ -605,17 +604,8 @@ func (c *cmd) showModversions(filename string, exports bool) error {
 	return nil
 }
 
-// errnoOf is the errno kmod would have for err.
-func errnoOf(err error) syscall.Errno {
-	if e := kernel.Errno(err); e != 0 {
-		return e
-	}
-	var se syscall.Errno
-	if errors.As(err, &se) {
-		return se
-	}
-	return syscall.EINVAL
-}
+// errText is kmod's text for err: its errno's, EINVAL's when it has none.
+func errText(err error) string { return kernel.MessageOf(err, kernel.EINVAL) }
 
 func (c *cmd) insmod(p *modprobe.Prober, alias, extra string) error {
 	if c.lookupOnly {
@@ -706,7 +696,7 @@ func (c *cmd) reportStep(st modprobe.Step, err error) {
 	case errors.As(err, &ce) && ce.Status >= 0:
 		c.libkmodErr("libkmod-module.c:1047 command_do", "Error running install command '%s' for module %s: retcode %d\n", st.Run, st.Module, ce.Status)
 	case errors.As(err, &ce):
-		c.libkmodErr("libkmod-module.c:1041 command_do", "Could not run install command '%s' for module %s: %s\n", st.Run, st.Module, kernel.Message(errnoOf(ce.Err)))
+		c.libkmodErr("libkmod-module.c:1041 command_do", "Could not run install command '%s' for module %s: %s\n", st.Run, st.Module, errText(ce.Err))
 	case errors.Is(err, modprobe.ErrNoFile):
 		c.libkmodErr("libkmod-module.c:895 kmod_module_insert_module", "could not find module by name='%s'\n", st.Module)
 	}
@@ -719,12 +709,12 @@ func insertReason(err error) string {
 		return "Module already in kernel"
 	case errors.Is(err, modprobe.ErrCommand):
 		return "Invalid argument"
-	case errors.Is(err, modprobe.ErrNoFile), errors.Is(err, syscall.ENOENT):
+	case errors.Is(err, modprobe.ErrNoFile), errors.Is(err, kernel.ENOENT):
 		return "Unknown symbol in module, or unknown parameter (see dmesg)"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err.Error()
 	}
-	return kernel.Message(errnoOf(err))
+	return errText(err)
 }
 
 // explain prints gokmod's lines after a failed target: the configuration
@@ -812,9 +802,9 @@ func (c *cmd) reportRemove(st modprobe.Step, err error) error {
 		c.hintf("the remove command of %s is '%s' from %s", re.Module, re.Command.Command, re.Command.Source)
 		return ferr
 	case c.wait > 0:
-		c.errorf("could not remove '%s': %s\n", re.Module, kernel.Message(errnoOf(re.Err)))
+		c.errorf("could not remove '%s': %s\n", re.Module, errText(re.Err))
 	default:
-		c.libkmodErr("libkmod-module.c:856 kmod_module_remove_module", "could not remove '%s': %s\n", re.Module, kernel.Message(errnoOf(re.Err)))
+		c.libkmodErr("libkmod-module.c:856 kmod_module_remove_module", "could not remove '%s': %s\n", re.Module, errText(re.Err))
 	}
 	return nil
 }
