@@ -1,7 +1,6 @@
 package depmod
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gokmod/gokmod/pkg/compression"
+	"github.com/gokmod/gokmod/pkg/moddb/moddbtest"
 )
 
 // The differential tests run kmod's depmod and this package on the same
@@ -26,44 +26,11 @@ import (
 // are made from: $GOKMOD_CACHE/depmod-corpus, or the user cache directory's
 // gokmod/depmod-corpus.
 
-// kmodDepmod is kmod's depmod, or a skip.
-func kmodDepmod(t testing.TB) string {
-	t.Helper()
-	p, err := exec.LookPath("depmod")
-	if err != nil {
-		for _, c := range []string{"/usr/sbin/depmod", "/sbin/depmod"} {
-			if _, err := os.Stat(c); err == nil {
-				p = c
-			}
-		}
-	}
-	if p == "" {
-		t.Skip("kmod's depmod is not installed (apt-get install kmod)")
-	}
-	out, err := exec.Command(p, "-V").Output()
-	if err != nil || !bytes.HasPrefix(out, []byte("kmod version 30")) {
-		t.Skipf("%s is not kmod 30's depmod (%q): the reference output is kmod 30's", p, firstLine(out))
-	}
-	return p
-}
-
-func firstLine(b []byte) string {
-	s, _, _ := strings.Cut(string(b), "\n")
-	return s
-}
+// kmodDepmod is kmod 30's depmod, or a skip.
+func kmodDepmod(t testing.TB) string { return moddbtest.KmodTool(t, "depmod") }
 
 // debian61 is the installed Debian 6.1 module directory, or a skip.
-func debian61(t testing.TB) (dir, kver string) {
-	t.Helper()
-	dirs, _ := filepath.Glob("/lib/modules/6.1.0-*-amd64")
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "modules.order")); err == nil {
-			return d, filepath.Base(d)
-		}
-	}
-	t.Skip("no /lib/modules/6.1.0-*-amd64 (apt-get install linux-image-amd64)")
-	return "", ""
-}
+func debian61(t testing.TB) (dir, kver string) { return moddbtest.Debian61(t) }
 
 func corpusCache(t testing.TB) string {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokmod/gokmod/pkg/moddb"
+	"github.com/gokmod/gokmod/pkg/moddb/moddbtest"
 )
 
 type triple struct {
@@ -205,15 +206,8 @@ func TestCorrupt(t *testing.T) {
 // kernelDir is the Debian 6.1 module directory whose indexes kmod 30's
 // depmod wrote from the text files beside them.
 func kernelDir(t testing.TB) string {
-	t.Helper()
-	dirs, _ := filepath.Glob("/lib/modules/6.1.0-*-amd64")
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "modules.dep.bin")); err == nil {
-			return d
-		}
-	}
-	t.Skip("no /lib/modules/6.1.0-*-amd64 with modules.dep.bin (apt-get install linux-image-amd64)")
-	return ""
+	dir, _ := moddbtest.Debian61(t)
+	return dir
 }
 
 func lines(t testing.TB, path string) []string {

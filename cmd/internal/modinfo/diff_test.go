@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gokmod/gokmod/cmd/internal/tool"
+	"github.com/gokmod/gokmod/pkg/moddb/moddbtest"
 )
 
 // The differential test runs kmod's modinfo and ours on every module of an
@@ -32,20 +33,8 @@ func kmodModinfo(t *testing.T) (bin, kver string) {
 	if testing.Short() {
 		t.Skip("differential test skipped in -short mode")
 	}
-	for _, p := range []string{"/usr/sbin/modinfo", "/sbin/modinfo", "/usr/bin/modinfo", "/bin/modinfo"} {
-		if out, err := exec.Command(p, "-V").Output(); err == nil && strings.HasPrefix(string(out), "kmod version") {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		t.Skip("kmod's modinfo not found (apt-get install kmod)")
-	}
-	dirs, _ := filepath.Glob("/lib/modules/6.1.0-*-amd64/modules.dep")
-	if len(dirs) == 0 {
-		t.Skip("no /lib/modules/6.1.0-*-amd64 tree (apt-get install linux-image-amd64)")
-	}
-	return bin, filepath.Base(filepath.Dir(dirs[len(dirs)-1]))
+	_, kver = moddbtest.Debian61(t)
+	return moddbtest.KmodTool(t, "modinfo"), kver
 }
 
 type result struct {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/gokmod/gokmod/cmd/internal/tool"
+	"github.com/gokmod/gokmod/pkg/moddb/moddbtest"
 )
 
 // The differential test runs kmod 30's modprobe and ours on Debian's 6.1
@@ -38,22 +39,8 @@ func kmodEnv(t *testing.T) *env {
 	if testing.Short() {
 		t.Skip("differential test skipped in -short mode")
 	}
-	var bin string
-	for _, p := range []string{"/usr/sbin/modprobe", "/sbin/modprobe", "/usr/bin/modprobe", "/bin/modprobe"} {
-		if out, err := exec.Command(p, "-V").Output(); err == nil && strings.HasPrefix(string(out), "kmod version 30") {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		t.Skip("kmod 30's modprobe not found (apt-get install kmod)")
-	}
-	dirs, _ := filepath.Glob("/lib/modules/6.1.0-*-amd64/modules.dep.bin")
-	if len(dirs) == 0 {
-		t.Skip("no /lib/modules/6.1.0-*-amd64 tree with its indexes (apt-get install linux-image-amd64)")
-	}
-	tree := filepath.Dir(dirs[len(dirs)-1])
-	e := &env{bin: bin, kver: filepath.Base(tree), root: t.TempDir()}
+	tree, kver := moddbtest.Debian61(t)
+	e := &env{bin: moddbtest.KmodTool(t, "modprobe"), kver: kver, root: t.TempDir()}
 	if err := os.MkdirAll(filepath.Join(e.root, "lib/modules"), 0o755); err != nil {
 		t.Fatal(err)
 	}
