@@ -15,7 +15,6 @@ func BenchmarkModprobe(bb *testing.B) {
 	chain := p.chains()[0]
 	start := loadedNames(bb)
 	tools := []struct{ name, bin string }{{"kmod", p.kmod}, {"gokmod", p.ours}}
-	times := make([][]time.Duration, len(tools))
 	cycle := func(i int) time.Duration {
 		t0 := time.Now()
 		if r := p.run(tools[i].bin, chain); r.code != 0 {
@@ -28,20 +27,6 @@ func BenchmarkModprobe(bb *testing.B) {
 		p.unloadAllBut(start) // what -r leaves (soft dependencies), outside the timing
 		return d
 	}
-	cycle(0)
-	cycle(1)
-	bb.ResetTimer()
-	for n := 0; n < bb.N; n++ {
-		for k := range tools {
-			i := (k + n) % len(tools)
-			times[i] = append(times[i], cycle(i))
-		}
-	}
-	bb.StopTimer()
-	kmodMed := median(times[0]).Seconds() * 1000
-	goMed := median(times[1]).Seconds() * 1000
 	bb.Logf("chain %s", chain)
-	bb.ReportMetric(kmodMed, "kmod-ms/cycle")
-	bb.ReportMetric(goMed, "gokmod-ms/cycle")
-	bb.ReportMetric(goMed/kmodMed, "ratio")
+	benchAlternating(bb, cycle)
 }
