@@ -101,3 +101,17 @@ func keyAlgoName(oid asn1.ObjectIdentifier) string {
 func hasPrefix(oid, prefix asn1.ObjectIdentifier) bool {
 	return len(oid) > len(prefix) && oid[:len(prefix)].Equal(prefix)
 }
+
+// DigestOID is the algorithm identifier of digest h in a SignerInfo, as
+// sign-file writes it.
+func DigestOID(h crypto.Hash) (asn1.ObjectIdentifier, bool) {
+	d, ok := digestByHash(h)
+	return d.oid, ok
+}
+
+// ECDSASignatureOID is the ECDSA signature algorithm identifier OpenSSL's
+// CMS writes for digest h.
+func ECDSASignatureOID(h crypto.Hash) (asn1.ObjectIdentifier, bool) {
+	oid, ok := ecdsaSigAlgos[h]
+	return oid, ok
+}

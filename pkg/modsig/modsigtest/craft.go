@@ -30,28 +30,6 @@ var (
 	oidAttrMessageDigst = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
 )
 
-var digestOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
-	crypto.SHA1:     {1, 3, 14, 3, 2, 26},
-	crypto.SHA224:   {2, 16, 840, 1, 101, 3, 4, 2, 4},
-	crypto.SHA256:   {2, 16, 840, 1, 101, 3, 4, 2, 1},
-	crypto.SHA384:   {2, 16, 840, 1, 101, 3, 4, 2, 2},
-	crypto.SHA512:   {2, 16, 840, 1, 101, 3, 4, 2, 3},
-	crypto.SHA3_256: {2, 16, 840, 1, 101, 3, 4, 2, 8},
-	crypto.SHA3_384: {2, 16, 840, 1, 101, 3, 4, 2, 9},
-	crypto.SHA3_512: {2, 16, 840, 1, 101, 3, 4, 2, 10},
-}
-
-var ecdsaOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
-	crypto.SHA1:     {1, 2, 840, 10045, 4, 1},
-	crypto.SHA224:   {1, 2, 840, 10045, 4, 3, 1},
-	crypto.SHA256:   {1, 2, 840, 10045, 4, 3, 2},
-	crypto.SHA384:   {1, 2, 840, 10045, 4, 3, 3},
-	crypto.SHA512:   {1, 2, 840, 10045, 4, 3, 4},
-	crypto.SHA3_256: {2, 16, 840, 1, 101, 3, 4, 3, 10},
-	crypto.SHA3_384: {2, 16, 840, 1, 101, 3, 4, 3, 11},
-	crypto.SHA3_512: {2, 16, 840, 1, 101, 3, 4, 3, 12},
-}
-
 // Signer describes one SignerInfo.
 type Signer struct {
 	Key  crypto.Signer     // RSA (PKCS #1 v1.5) or ECDSA
@@ -168,7 +146,7 @@ func (s Signer) signerInfo(content []byte, eType asn1.ObjectIdentifier) (si, dig
 	}
 	dOID := s.DigestOID
 	if dOID == nil {
-		dOID = digestOIDs[h]
+		dOID, _ = modsig.DigestOID(h)
 	}
 	digestAlgo = elem(0x30, mustMarshal(dOID))
 	hh := h.New()
@@ -184,7 +162,7 @@ func (s Signer) signerInfo(content []byte, eType asn1.ObjectIdentifier) (si, dig
 		}
 		sigAlgo = elem(0x30, mustMarshal(oid), []byte{0x05, 0})
 	case *ecdsa.PublicKey:
-		oid := ecdsaOIDs[h]
+		oid, _ := modsig.ECDSASignatureOID(h)
 		if s.SigAlgoOID != nil {
 			oid = s.SigAlgoOID
 		}
