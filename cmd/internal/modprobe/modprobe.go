@@ -575,19 +575,22 @@ func (c *cmd) showModversions(filename string, exports bool) error {
 	if exports {
 		what = "symbols"
 	}
+	cannot := func(reason string) error {
+		return c.log("could not get %s of %s: %s\n", what, filename, reason)
+	}
 	if err != nil {
-		return c.log("could not get %s of %s: %s\n", what, filename, errText(err))
+		return cannot(errText(err))
 	}
 	defer f.Close()
 	if exports {
 		// kmod reads the names from __ksymtab_strings: without it, it
 		// has no symbols to show.
 		if _, ok := f.Section("__ksymtab_strings"); !ok {
-			return c.log("could not get %s of %s: %s\n", what, filename, kernel.Message(kernel.ENOENT))
+			return cannot(kernel.Message(kernel.ENOENT))
 		}
 		syms, err := f.ExportedSymbols()
 		if err != nil {
-			return c.log("could not get %s of %s: %s\n", what, filename, errText(err))
+			return cannot(errText(err))
 		}
 		for _, s := range syms {
 			fmt.Fprintf(c.out, "0x%08x\t%s\n", s.CRC, s.Name)
@@ -596,7 +599,7 @@ func (c *cmd) showModversions(filename string, exports bool) error {
 	}
 	vers, err := f.Versions()
 	if err != nil {
-		return c.log("could not get %s of %s: %s\n", what, filename, errText(err))
+		return cannot(errText(err))
 	}
 	for _, v := range vers {
 		fmt.Fprintf(c.out, "0x%08x\t%s\n", v.CRC, v.Name)
